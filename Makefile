@@ -1,0 +1,86 @@
+# Rahnuma: every rasa command gets the same data/domain/config flags from here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+RASA_VENV   ?= .venv-rasa
+PY          := $(RASA_VENV)/bin/python
+RASA        := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
+DATA        := nlu/data
+DOMAIN      := domain.yml
+CONFIG      := config.yml
+RASA_FLAGS  := --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
+MODEL       := models/rahnuma.tar.gz
+FINGERPRINT := models/rahnuma.fingerprint
+ACTION_PORT ?= 5055
+# Everything a trained model depends on; the held-out test split is not here.
+TRAIN_INPUTS = $(CONFIG) $(DOMAIN) requirements/rasa.lock \
+               $(shell find $(DATA) nlu -maxdepth 1 -name '*.py' -o -path '$(DATA)/*' -name '*.yml' | sort)
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help run install train validate actions shell test lint types unit test-stories eval clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+run: install train ## Set up everything and chat with the assistant in this terminal
+	@scripts/with-action-server $(ACTION_PORT) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+install: $(RASA_VENV)/.installed ## Create the Rasa environment (Python 3.10) with pinned packages
+
+$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
+	@echo "==> Creating the Rasa environment in $(RASA_VENV) (first time: several minutes, ~2.7 GB)"
+	@test -x $(PY) || "$$(scripts/find-python310)" -m venv $(RASA_VENV)
+	@$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel
+	@$(PY) -m pip install --progress-bar on -r requirements/rasa.in -c requirements/rasa.lock
+	@touch $@
+
+train: install ## Train the model, only if data, domain, config or components changed
+	@mkdir -p models
+	@fp=$$(cat $(TRAIN_INPUTS) | sha256sum | cut -d' ' -f1); \
+	if [ -f $(MODEL) ] && [ "$$(cat $(FINGERPRINT) 2>/dev/null)" = "$$fp" ]; then \
+	  echo "==> Model $(MODEL) is up to date (data and config unchanged): not retraining"; \
+	else \
+	  echo "==> Training $(MODEL) (data or config changed); progress bars follow"; \
+	  start=$$(date +%s); \
+	  $(RASA) train $(RASA_FLAGS) --out models --fixed-model-name rahnuma; \
+	  echo "$$fp" > $(FINGERPRINT); \
+	  echo "==> Trained in $$(( $$(date +%s) - start )) s; model size $$(du -h $(MODEL) | cut -f1)"; \
+	fi
+
+validate: install ## Check training data and domain (fails on any warning)
+	@$(PY) nlu/validate.py --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
+
+actions: install ## Run the action server in the foreground
+	@$(RASA) run actions --actions actions --port $(ACTION_PORT)
+
+shell: install train ## Chat with the assistant (expects `make actions` in another terminal)
+	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+test: lint types unit validate train test-stories eval ## Run the whole test suite (what CI runs)
+	@echo "==> All checks passed"
+
+lint: install ## ruff on the Python code
+	@$(RASA_VENV)/bin/ruff check actions nlu dialogue tests
+
+types: install ## mypy --strict on actions/ and the NLU components
+	@$(RASA_VENV)/bin/mypy actions nlu dialogue
+
+unit: install ## pytest: actions, NLU components, content, tracker store
+	@$(PY) -m pytest tests
+
+test-stories: install train ## Conversation tests in English, Urdu and Roman Urdu
+	@rm -rf results/stories
+	@scripts/with-action-server $(ACTION_PORT) $(RASA) test core --model $(MODEL) \
+	  --stories tests/stories --endpoints endpoints.yml \
+	  --out results/stories --fail-on-prediction-errors
+
+eval: install train ## Held-out NLU evaluation per language (fails below macro-F1 0.90)
+	@$(PY) nlu/evaluate.py --model $(MODEL) --test-data nlu/test --out results/nlu --min-f1 0.90
+
+clean: ## Remove trained models and results (keeps the environment)
+	rm -rf models results .rasa

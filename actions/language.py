@@ -1,0 +1,142 @@
+"""The conversation's language and channel, kept in slots after every message.
+
+``action_validate_slot_mappings`` runs after each user message. It:
+- sets ``language`` from an explicit choice (choose_language, or the gateway's
+  ``/language`` command in metadata), which then sticks (``language_locked``);
+- otherwise follows the detected language of the message, but only when the
+  detection is confident, so "ok", "1" or "haan" never flip it;
+- copies the channel from the message metadata;
+- shows the privacy notice once, on first contact, in the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.content import ENGLISH, LANGUAGES, language_of
+
+CHANNELS = ("telegram", "sms", "chat")
+MANAGED_SLOTS = ("language", "language_locked", "channel")
+
+
+def explicit_choice(tracker: Tracker) -> Optional[str]:
+    """The language the user explicitly asked for in the latest message, if any."""
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") or {}
+    if metadata.get("language_choice") in LANGUAGES:
+        return str(metadata["language_choice"])
+    if (latest.get("intent") or {}).get("name") != "choose_language":
+        return None
+    for entity in latest.get("entities") or []:
+        if entity.get("entity") == "language" and entity.get("value") in LANGUAGES:
+            return str(entity["value"])
+    return None
+
+
+def next_language(tracker: Tracker) -> Optional[str]:
+    """The language the conversation should continue in, or None to keep it."""
+    chosen = explicit_choice(tracker)
+    if chosen:
+        return chosen
+    if tracker.get_slot("language_locked"):
+        return None
+    latest = tracker.latest_message or {}
+    detection = latest.get("language_detection") or {}
+    detected = detection.get("code")
+    if detected not in LANGUAGES:
+        metadata = latest.get("metadata") or {}
+        hint = metadata.get("language")
+        detected, confident = (hint, False) if hint in LANGUAGES else (None, False)
+    else:
+        confident = bool(detection.get("confident"))
+    current = tracker.get_slot("language")
+    if current not in LANGUAGES:
+        return detected or ENGLISH
+    if confident and detected != current:
+        return detected
+    return None
+
+
+def render(domain: DomainDict, response: str, language: str) -> Optional[Dict[str, Any]]:
+    """The variation of a domain response for ``language`` (English by default)."""
+    variations = (domain.get("responses") or {}).get(response) or []
+    default = None
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        if not conditions:
+            default = default or variation
+        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+            return dict(variation)
+    return dict(default) if default else None
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Fills the custom-mapped slots (language, channel) after every message."""
+
+    def name(self) -> Text:
+        """The action Rasa runs after each user turn."""
+        return "action_validate_slot_mappings"
+
+    def domain_slots(self, domain: DomainDict) -> List[Text]:
+        """Only the slots this action owns; entity slots need no validation."""
+        return list(MANAGED_SLOTS)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Extracts slots, then shows the privacy notice on first contact."""
+        events = await super().run(dispatcher, tracker, domain)
+        if not tracker.get_slot("privacy_notice_shown"):
+            language = language_of(tracker.get_slot("language"))
+            notice = render(domain, "utter_privacy_notice", language)
+            if notice:
+                dispatcher.utter_message(text=notice["text"])
+            events.append(SlotSet("privacy_notice_shown", True))
+        return events
+
+    async def extract_language(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Sets the language when it should change (see module docstring)."""
+        language = next_language(tracker)
+        return {"language": language} if language else {}
+
+    async def extract_language_locked(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Locks the language once the user chose one explicitly."""
+        return {"language_locked": True} if explicit_choice(tracker) else {}
+
+    async def extract_channel(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """The channel the gateway says the message came from."""
+        metadata = (tracker.latest_message or {}).get("metadata") or {}
+        channel = metadata.get("channel")
+        if channel in CHANNELS and channel != tracker.get_slot("channel"):
+            return {"channel": channel}
+        return {}
+
+
+class ActionChooseLanguage(Action):
+    """Confirms an explicit language choice, or asks which language to use."""
+
+    def name(self) -> Text:
+        """Rasa action name."""
+        return "action_choose_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """The slot was already set by the slot extraction before this ran."""
+        if explicit_choice(tracker):
+            dispatcher.utter_message(response="utter_language_changed")
+        else:
+            dispatcher.utter_message(response="utter_ask_language")
+        return []

@@ -1,0 +1,44 @@
+"""Deleting a user's data on request.
+
+All slots are reset and the conversation is marked for erasure: the tracker
+stores in ``dialogue/tracker_store.py`` then drop every event before the mark.
+Reports already handed to hotline staff are kept (staff need them to act),
+and the user is told so.
+"""
+
+from __future__ import annotations
+
+from typing import List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.escalation import get_escalation
+
+ERASE_SLOT = "data_erased"
+
+
+class ActionDeleteMyData(Action):
+    """Erases the conversation after the user confirmed."""
+
+    def name(self) -> Text:
+        """Rasa action name."""
+        return "action_delete_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Resets slots and marks the erasure; the language survives so replies stay readable."""
+        kept = len(await get_escalation().references_of(tracker.sender_id))
+        if kept:
+            dispatcher.utter_message(response="utter_data_deleted_reports_kept", count=kept)
+        else:
+            dispatcher.utter_message(response="utter_data_deleted")
+        events: List[EventType] = [AllSlotsReset(), SlotSet(ERASE_SLOT, True)]
+        language = tracker.get_slot("language")
+        if language:
+            events.append(SlotSet("language", language))
+        events.append(SlotSet("privacy_notice_shown", True))
+        return events

@@ -1,0 +1,1 @@
+"""Rasa-side infrastructure for the dialogue engine (tracker stores)."""

@@ -1,0 +1,181 @@
+"""Urdu text normalisation, run first in the Rasa pipeline.
+
+People type Urdu on keyboards that emit Arabic code points (ي for ی, ك for
+ک), add diacritics and tatweel, paste zero-width and direction marks, and use
+Urdu or Arabic-Indic digits and Urdu punctuation. The same word must reach the
+featurizers as the same characters, in training and at prediction time.
+
+Normalisation is done character by character so that entity annotations in
+the training data (start/end offsets) can be moved to the new text. It never
+changes Latin text except collapsing long runs of one letter ("pleeeease").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_VALUE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+# Arabic-keyboard letters to the Urdu letters a native writer means.
+_LETTERS = {
+    "\u064a": "\u06cc",  # ARABIC YEH -> FARSI YEH (ی)
+    "\u0649": "\u06cc",  # ALEF MAKSURA -> ی
+    "\u0643": "\u06a9",  # ARABIC KAF -> KEHEH (ک)
+    "\u0647": "\u06c1",  # ARABIC HEH -> HEH GOAL (ہ)
+    "\u0629": "\u06c1",  # TEH MARBUTA -> ہ
+    "\u06c0": "\u06c1",  # HEH WITH YEH ABOVE -> ہ (hamza is a diacritic here)
+    "\u06c2": "\u06c1",  # HEH GOAL WITH HAMZA -> ہ
+}
+
+_PUNCTUATION = {
+    "\u061f": "?",  # ARABIC QUESTION MARK
+    "\u060c": ",",  # ARABIC COMMA
+    "\u06d4": ".",  # ARABIC FULL STOP (Urdu full stop)
+    "\u061b": ";",  # ARABIC SEMICOLON
+    "\u066a": "%",  # ARABIC PERCENT SIGN
+    "\u066b": ".",  # ARABIC DECIMAL SEPARATOR
+    "\u066c": ",",  # ARABIC THOUSANDS SEPARATOR
+}
+
+# Invisible characters: zero-width, joiners, bidi marks and embeddings, BOM.
+_INVISIBLE = frozenset(
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069\u2060\ufeff\u00ad\u061c"
+)
+
+_TATWEEL = "\u0640"
+
+
+def _is_diacritic(char: str) -> bool:
+    code = ord(char)
+    return (
+        0x064B <= code <= 0x065F  # harakat, shadda, sukun, hamza above/below
+        or code == 0x0670  # superscript alef
+        or 0x06D6 <= code <= 0x06ED  # Quranic annotation marks
+        or 0x0610 <= code <= 0x061A  # honorific signs
+    )
+
+
+def _normalize_char(char: str) -> str:
+    if char in _INVISIBLE or char == _TATWEEL or _is_diacritic(char):
+        return ""
+    if char in _LETTERS:
+        return _LETTERS[char]
+    if char in _PUNCTUATION:
+        return _PUNCTUATION[char]
+    code = ord(char)
+    if 0x06F0 <= code <= 0x06F9:  # Urdu (extended Arabic-Indic) digits
+        return chr(ord("0") + code - 0x06F0)
+    if 0x0660 <= code <= 0x0669:  # Arabic-Indic digits
+        return chr(ord("0") + code - 0x0660)
+    if char in "\t\r\n\u00a0\u2007\u202f":
+        return " "
+    if 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
+        # Presentation forms (copied from PDFs, old keyboards): base letters.
+        return "".join(_normalize_char(c) for c in unicodedata.normalize("NFKC", char))
+    return char
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text and, for every original offset, the new offset."""
+
+    text: str
+    offsets: List[int]
+
+    def moved(self, original_offset: int) -> int:
+        """The offset in the normalised text that corresponds to an original one."""
+        return self.offsets[original_offset]
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise Urdu code points, digits, punctuation and invisible characters.
+
+    ``offsets`` has ``len(text) + 1`` entries, so an entity's end offset maps too.
+    """
+    out: List[str] = []
+    offsets: List[int] = []
+    length = 0
+    for char in text:
+        offsets.append(length)
+        piece = _normalize_char(char)
+        if piece and piece.isalpha() and len(out) >= 2 and out[-1] == out[-2] == piece:
+            piece = ""  # "pleeeease" -> "pleease": three or more of a letter become two
+        out.append(piece)
+        length += len(piece)
+    offsets.append(length)
+    collapsed = "".join(out)
+    return Normalized(collapsed, offsets)
+
+
+def normalize_text(text: str) -> str:
+    """Only the normalised text, for callers that need no offsets."""
+    return normalize(text).text.strip()
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False
+)
+class UrduTextNormalizer(GraphComponent):
+    """Rewrites each message's text in place before tokenisation."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """No options: normalisation is the same for every deployment."""
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UrduTextNormalizer:
+        """Builds the component (no state)."""
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Normalises every training example and moves its entity spans."""
+        for example in training_data.training_examples:
+            self._normalize_message(example)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Normalises incoming messages."""
+        for message in messages:
+            self._normalize_message(message)
+        return messages
+
+    @staticmethod
+    def _normalize_message(message: Message) -> None:
+        text: Optional[str] = message.get(TEXT)
+        if not text:
+            return
+        result = normalize(text)
+        if result.text == text:
+            return
+        message.set(TEXT, result.text)
+        entities = message.get(ENTITIES) or []
+        for entity in entities:
+            start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+            surface = text[start:end]
+            entity[ENTITY_ATTRIBUTE_START] = result.moved(start)
+            entity[ENTITY_ATTRIBUTE_END] = result.moved(end)
+            if entity.get(ENTITY_ATTRIBUTE_VALUE) == surface:
+                new_surface = result.text[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+                entity[ENTITY_ATTRIBUTE_VALUE] = new_surface
