@@ -47,7 +47,7 @@ train: install ## Train the model, only if data, domain, config or components ch
 	else \
 	  echo "==> Training $(MODEL) (data or config changed); progress bars follow"; \
 	  start=$$(date +%s); \
-	  $(RASA) train $(RASA_FLAGS) --out models --fixed-model-name rahnuma; \
+	  $(RASA) train $(RASA_FLAGS) --out models --fixed-model-name rahnuma --augmentation 0; \
 	  echo "$$fp" > $(FINGERPRINT); \
 	  echo "==> Trained in $$(( $$(date +%s) - start )) s; model size $$(du -h $(MODEL) | cut -f1)"; \
 	fi

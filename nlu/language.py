@@ -20,6 +20,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 ENGLISH = "en"
 URDU = "ur"
@@ -127,6 +128,10 @@ class LanguageDetector(GraphComponent):
     ) -> LanguageDetector:
         """Builds the component (no state)."""
         return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Training examples need no detection: the model does not learn from it."""
+        return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Detects the language of each message."""

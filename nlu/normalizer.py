@@ -110,13 +110,15 @@ def normalize(text: str) -> Normalized:
     out: List[str] = []
     offsets: List[int] = []
     length = 0
+    tail = ""  # the last two characters written
     for char in text:
         offsets.append(length)
         piece = _normalize_char(char)
-        if piece and piece.isalpha() and len(out) >= 2 and out[-1] == out[-2] == piece:
+        if len(piece) == 1 and piece.isalpha() and tail == piece * 2:
             piece = ""  # "pleeeease" -> "pleease": three or more of a letter become two
         out.append(piece)
         length += len(piece)
+        tail = (tail + piece)[-2:]
     offsets.append(length)
     collapsed = "".join(out)
     return Normalized(collapsed, offsets)

@@ -1,0 +1,161 @@
+"""Held-out NLU evaluation, per language.
+
+Parses every example under ``nlu/test/<language>/`` (never trained on) with
+the trained model, and reports per language: intent precision, recall and F1
+for each intent, the macro average, and a confusion list (true -> predicted,
+with counts; ``nlu_fallback`` counts as a miss). Writes ``report.json`` and
+``report.md`` to ``--out``.
+
+Fails (exit 1) when any language's macro-F1 is below ``--min-f1``, or when a
+critical intent (report_trafficking, urgent_help) is predicted for a message
+that is not one (a report opened by a guess), or is missed more often than
+``--min-critical-recall`` allows.
+
+Usage: python nlu/evaluate.py --model models/rahnuma.tar.gz --test-data nlu/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+CRITICAL = ("report_trafficking", "urgent_help")
+
+
+@dataclass
+class LanguageResult:
+    """Predictions for one language's held-out examples."""
+
+    language: str
+    pairs: List[Tuple[str, str, str]] = field(default_factory=list)  # (text, true, predicted)
+
+    def per_intent(self) -> Dict[str, Dict[str, float]]:
+        """Precision, recall, F1 and support for every true intent."""
+        labels = sorted({true for _, true, _ in self.pairs})
+        scores = {}
+        for label in labels:
+            tp = sum(1 for _, t, p in self.pairs if t == label and p == label)
+            fp = sum(1 for _, t, p in self.pairs if t != label and p == label)
+            fn = sum(1 for _, t, p in self.pairs if t == label and p != label)
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            scores[label] = {
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": tp + fn,
+            }
+        return scores
+
+    def macro(self) -> Dict[str, float]:
+        """Unweighted means over intents."""
+        scores = self.per_intent()
+        n = len(scores) or 1
+        return {
+            key: sum(s[key] for s in scores.values()) / n
+            for key in ("precision", "recall", "f1")
+        }
+
+    def confusions(self) -> List[Tuple[str, str, int]]:
+        """(true, predicted, count) for every mistake, commonest first."""
+        counts = Counter((t, p) for _, t, p in self.pairs if t != p)
+        return [(t, p, c) for (t, p), c in counts.most_common()]
+
+    def critical_false_positives(self) -> List[Tuple[str, str, str]]:
+        """Messages wrongly classified as a critical intent."""
+        return [(x, t, p) for x, t, p in self.pairs if p in CRITICAL and t != p]
+
+
+async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
+    """Parses every held-out example, language by language."""
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    agent = Agent.load(str(model))
+    results = []
+    for language_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+        data = load_data(str(language_dir))
+        result = LanguageResult(language_dir.name)
+        total = len(data.intent_examples)
+        for index, example in enumerate(data.intent_examples, start=1):
+            parsed = await agent.parse_message(example.get("text"))
+            result.pairs.append((example.get("text"), example.get("intent"), parsed["intent"]["name"]))
+            if index % 100 == 0 or index == total:
+                print(f"  {language_dir.name}: {index}/{total} examples parsed", flush=True)
+        results.append(result)
+    return results
+
+
+def markdown(results: List[LanguageResult]) -> str:
+    """The report as a Markdown document."""
+    lines = ["# Held-out NLU evaluation", "", "| language | examples | macro precision | macro recall | macro F1 |", "|---|---|---|---|---|"]
+    for r in results:
+        m = r.macro()
+        lines.append(f"| {r.language} | {len(r.pairs)} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
+    for r in results:
+        lines += ["", f"## {r.language}", "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for intent, s in r.per_intent().items():
+            lines.append(f"| {intent} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} | {s['support']} |")
+        lines += ["", "Confusions (true → predicted: count):", ""]
+        lines += [f"- {t} → {p}: {c}" for t, p, c in r.confusions()] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: List[str]) -> int:
+    """Evaluates, writes the reports and returns the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("models/rahnuma.tar.gz"))
+    parser.add_argument("--test-data", type=Path, default=Path("nlu/test"))
+    parser.add_argument("--out", type=Path, default=Path("results/nlu"))
+    parser.add_argument("--min-f1", type=float, default=0.90)
+    parser.add_argument("--min-critical-recall", type=float, default=0.90)
+    args = parser.parse_args(argv)
+    if not args.model.exists():
+        print(f"error: no model at {args.model}; run `make train` first", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING)
+    print(f"==> Evaluating {args.model} on the held-out split in {args.test_data}")
+    results = asyncio.run(predict(args.model, args.test_data))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {
+        r.language: {
+            "macro": r.macro(),
+            "intents": r.per_intent(),
+            "confusions": r.confusions(),
+            "critical_false_positives": r.critical_false_positives(),
+        }
+        for r in results
+    }
+    (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (args.out / "report.md").write_text(markdown(results), encoding="utf-8")
+
+    failures = []
+    print(f"\n{'language':<10} {'examples':>8} {'precision':>10} {'recall':>8} {'macro-F1':>9}")
+    for r in results:
+        m = r.macro()
+        print(f"{r.language:<10} {len(r.pairs):>8} {m['precision']:>10.3f} {m['recall']:>8.3f} {m['f1']:>9.3f}")
+        if m["f1"] < args.min_f1:
+            failures.append(f"{r.language}: macro-F1 {m['f1']:.3f} < {args.min_f1}")
+        for text, true, predicted in r.critical_false_positives():
+            failures.append(f"{r.language}: '{predicted}' reached by a guess (true intent {true}): {text!r}")
+        for intent in CRITICAL:
+            recall = r.per_intent().get(intent, {}).get("recall", 0.0)
+            if recall < args.min_critical_recall:
+                failures.append(f"{r.language}: {intent} recall {recall:.2f} < {args.min_critical_recall}")
+    print(f"\nFull report: {args.out / 'report.md'}")
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

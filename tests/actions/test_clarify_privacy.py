@@ -1,0 +1,60 @@
+"""Clarifying questions on unclear input, and deleting a user's data."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import AllSlotsReset, SlotSet
+
+from actions.clarify import ActionClarify
+from actions.escalation import InMemoryEscalation, Report
+from actions.privacy import ActionDeleteMyData
+
+
+async def test_unclear_message_offers_top_topics_as_buttons(make_tracker, domain, dispatcher) -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.8},
+        {"name": "report_trafficking", "confidence": 0.41},
+        {"name": "greet", "confidence": 0.2},
+        {"name": "ask_hotlines", "confidence": 0.3},
+        {"name": "ask_rights_abroad", "confidence": 0.12},
+        {"name": "ask_protector", "confidence": 0.11},
+        {"name": "ask_visa_check", "confidence": 0.01},
+    ]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, language="ur_Latn")
+    assert await ActionClarify().run(dispatcher, tracker, domain) == []
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_clarify"
+    assert message["buttons"] == [
+        {"title": "Smuggling report karein", "payload": "/report_trafficking"},
+        {"title": "Helpline numbers", "payload": "/ask_hotlines"},
+        {"title": "Bahar aap ke haqooq", "payload": "/ask_rights_abroad"},
+        {"title": "Menu", "payload": "/show_menu"},
+    ]
+
+
+async def test_nothing_plausible_asks_to_rephrase(make_tracker, domain, dispatcher) -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "ask_protector", "confidence": 0.05}]
+    await ActionClarify().run(dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), domain)
+    assert dispatcher.messages[0]["response"] == "utter_rephrase"
+    assert dispatcher.messages[0]["buttons"] == [{"title": "Menu", "payload": "/show_menu"}]
+
+
+async def test_delete_marks_erasure_and_keeps_the_language(make_tracker, domain, dispatcher, monkeypatch) -> None:
+    monkeypatch.setattr("actions.privacy.get_escalation", lambda: InMemoryEscalation())
+    events = await ActionDeleteMyData().run(dispatcher, make_tracker(intent="affirm", language="ur"), domain)
+    assert events == [
+        AllSlotsReset(),
+        SlotSet("data_erased", True),
+        SlotSet("language", "ur"),
+        SlotSet("privacy_notice_shown", True),
+    ]
+    assert [m["response"] for m in dispatcher.messages] == ["utter_data_deleted"]
+
+
+async def test_delete_says_which_reports_stay_with_staff(make_tracker, domain, dispatcher, monkeypatch) -> None:
+    store = InMemoryEscalation()
+    await store.submit(Report("3f9c2a7e0d1b4c58", "en", "telegram", "x", None, False, True))
+    await store.submit(Report("someone-else", "en", "telegram", "y", None, False, True))
+    monkeypatch.setattr("actions.privacy.get_escalation", lambda: store)
+    await ActionDeleteMyData().run(dispatcher, make_tracker(intent="affirm"), domain)
+    assert dispatcher.messages[0]["response"] == "utter_data_deleted_reports_kept"
+    assert dispatcher.messages[0]["count"] == 1
