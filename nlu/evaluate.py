@@ -121,7 +121,10 @@ def main(argv: List[str]) -> int:
     if not args.model.exists():
         print(f"error: no model at {args.model}; run `make train` first", file=sys.stderr)
         return 2
+    from rasa.utils.log_utils import configure_structlog
+
     logging.basicConfig(level=logging.WARNING)
+    configure_structlog(logging.WARNING)  # no per-message debug lines (they carry text)
     print(f"==> Evaluating {args.model} on the held-out split in {args.test_data}")
     results = asyncio.run(predict(args.model, args.test_data))
 

@@ -1,0 +1,31 @@
+# Rahnuma's Rasa image: the assistant and the action server from one build
+# (run with different commands). Python 3.10: Rasa 3.6 supports 3.8-3.10 only.
+#
+#   docker build -t rahnuma-rasa .
+#   docker run rahnuma-rasa                                   # Rasa on :5005 (REST channel)
+#   docker run rahnuma-rasa rasa run actions --actions actions # action server on :5055
+FROM python:3.10-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=/app
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --upgrade "pip<25" setuptools wheel \
+ && pip install -r requirements/rasa.in -c requirements/rasa.lock
+
+COPY config.yml domain.yml endpoints.yml endpoints.redis.yml credentials.yml ./
+COPY nlu/ nlu/
+COPY actions/ actions/
+COPY dialogue/ dialogue/
+COPY content/ content/
+
+FROM base AS trained
+RUN rasa train --data nlu/data --domain domain.yml --config config.yml \
+      --out models --fixed-model-name rahnuma --augmentation 0
+
+FROM base
+COPY --from=trained /app/models/rahnuma.tar.gz models/rahnuma.tar.gz
+RUN useradd --create-home --uid 10001 rahnuma && chown -R rahnuma /app
+USER rahnuma
+EXPOSE 5005 5055
+CMD ["rasa", "run", "--model", "models/rahnuma.tar.gz", "--endpoints", "endpoints.redis.yml", \
+     "--credentials", "credentials.yml", "--port", "5005"]
