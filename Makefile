@@ -22,7 +22,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train validate actions shell test lint types unit test-stories eval clean
+.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,7 +61,7 @@ actions: install ## Run the action server in the foreground
 shell: install train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-test: lint types unit validate train test-stories eval ## Run the whole test suite (what CI runs)
+test: lint types unit validate train test-stories eval integration ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
 lint: install ## ruff on the Python code
@@ -70,8 +70,11 @@ lint: install ## ruff on the Python code
 types: install ## mypy --strict on actions/ and the NLU components
 	@$(RASA_VENV)/bin/mypy actions nlu dialogue
 
-unit: install ## pytest: actions, NLU components, content, tracker store
-	@$(PY) -m pytest tests
+unit: install ## pytest: actions, NLU components, content, tracker store (no model needed)
+	@$(PY) -m pytest tests -m "not integration"
+
+integration: install train ## Whole conversations against the trained model and the action server
+	@scripts/with-action-server $(ACTION_PORT) $(PY) -m pytest tests/integration -m integration
 
 test-stories: install train ## Conversation tests in English, Urdu and Roman Urdu
 	@rm -rf results/stories

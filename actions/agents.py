@@ -14,11 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import List, Optional, Text
+from typing import List, Optional
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import ContentError, content_dir
@@ -123,7 +123,7 @@ def find_promoter(query: str) -> Optional[Promoter]:
 class ActionVerifyAgent(Action):
     """Looks up the licence number or agency name the user gave."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_verify_agent"
 
@@ -131,7 +131,10 @@ class ActionVerifyAgent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Answers valid / expired / cancelled / not found, or asks what to check."""
-        entities = {e.get("entity"): e.get("value") for e in (tracker.latest_message or {}).get("entities") or []}
+        entities = {
+            e.get("entity"): e.get("value")
+            for e in (tracker.latest_message or {}).get("entities") or []
+        }
         query = entities.get("licence_number") or entities.get("agent_name")
         if not query:
             dispatcher.utter_message(response="utter_ask_agent")

@@ -7,11 +7,11 @@ may be offered, but are only entered when the user presses the button.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import language_of, topic_title
@@ -44,7 +44,7 @@ def suggestions(tracker: Tracker, language: str) -> List[Dict[str, Any]]:
 class ActionClarify(Action):
     """Asks which topic the user meant, with buttons."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_clarify"
 

@@ -85,9 +85,7 @@ def hotlines() -> List[Hotline]:
 def confirmed_hotlines(emergency_only: bool = False) -> List[Hotline]:
     """The helplines that may be shown to users, in file order."""
     return [
-        line
-        for line in hotlines()
-        if line.confirmed and (line.emergency or not emergency_only)
+        line for line in hotlines() if line.confirmed and (line.emergency or not emergency_only)
     ]
 
 

@@ -9,7 +9,7 @@ that delivers to hotline staff plugs in behind the same interface.
 Exceptions::
 
     EscalationError            base: the report could not be handled
-    └── EscalationUnavailable  the store is down; the user must be told to call
+    └── EscalationUnavailableError  the store is down; the user must be told to call
 
 Never logs report contents: only references and flags.
 """
@@ -36,7 +36,7 @@ class EscalationError(Exception):
     """The report could not be handled."""
 
 
-class EscalationUnavailable(EscalationError):
+class EscalationUnavailableError(EscalationError):
     """The report store cannot be reached; nothing was saved."""
 
 

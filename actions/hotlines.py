@@ -6,11 +6,11 @@ code or from the domain's texts.
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import confirmed_hotlines, format_hotlines, language_of
@@ -24,7 +24,7 @@ def emergency_numbers(language: str) -> str:
 class ActionHotlines(Action):
     """Lists every confirmed helpline."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_hotlines"
 
@@ -41,7 +41,7 @@ class ActionHotlines(Action):
 class ActionUrgentHelp(Action):
     """Gives the emergency numbers at once; the rule then offers a hand-off."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_urgent_help"
 

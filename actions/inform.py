@@ -7,11 +7,11 @@ menu rather than a guess.
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.agents import ActionVerifyAgent
@@ -21,7 +21,7 @@ from actions.offices import ActionOfficeLocation
 class ActionHandleInform(Action):
     """Routes a bare entity to the answer it most likely asks for."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_handle_inform"
 

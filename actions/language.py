@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import ENGLISH, LANGUAGES, language_of
@@ -79,11 +79,11 @@ def render(domain: DomainDict, response: str, language: str) -> Optional[Dict[st
 class ValidateSlotMappings(ValidationAction):
     """Fills the custom-mapped slots (language, channel) after every message."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """The action Rasa runs after each user turn."""
         return "action_validate_slot_mappings"
 
-    def domain_slots(self, domain: DomainDict) -> List[Text]:
+    def domain_slots(self, domain: DomainDict) -> List[str]:
         """Only the slots this action owns; entity slots need no validation."""
         return list(MANAGED_SLOTS)
 
@@ -102,20 +102,20 @@ class ValidateSlotMappings(ValidationAction):
 
     async def extract_language(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Sets the language when it should change (see module docstring)."""
         language = next_language(tracker)
         return {"language": language} if language else {}
 
     async def extract_language_locked(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Locks the language once the user chose one explicitly."""
         return {"language_locked": True} if explicit_choice(tracker) else {}
 
     async def extract_channel(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """The channel the gateway says the message came from."""
         metadata = (tracker.latest_message or {}).get("metadata") or {}
         channel = metadata.get("channel")
@@ -127,7 +127,7 @@ class ValidateSlotMappings(ValidationAction):
 class ActionChooseLanguage(Action):
     """Confirms an explicit language choice, or asks which language to use."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_choose_language"
 

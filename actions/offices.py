@@ -5,11 +5,11 @@ Only offices marked confirmed in content/offices.yml are named.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import URDU, language_of, localized_city, offices
@@ -23,7 +23,7 @@ def _join(names: List[str], language: str) -> str:
     return "، ".join(names) if language == URDU else ", ".join(names)
 
 
-def office_answer(city: Optional[str], language: str) -> Dict[str, str]:
+def office_answer(city: Optional[str], language: str) -> Dict[str, Any]:
     """The response name and its variables for a user in ``city`` (or nowhere)."""
     data = offices()
     protectorates = _confirmed(data["protectorates"]["offices"])
@@ -33,7 +33,9 @@ def office_answer(city: Optional[str], language: str) -> Dict[str, str]:
     if city is None:
         return {
             "response": "utter_office_list",
-            "offices": _join([localized_city(e["city"], e, language) for e in protectorates], language),
+            "offices": _join(
+                [localized_city(e["city"], e, language) for e in protectorates], language
+            ),
             "centres": _join([localized_city(e["city"], e, language) for e in centres], language),
         }
     here = []
@@ -44,7 +46,11 @@ def office_answer(city: Optional[str], language: str) -> Dict[str, str]:
     city_entry = by_city.get(city) or centre_by_city.get(city) or {}
     shown_city = localized_city(city, city_entry, language)
     if here:
-        return {"response": "utter_office_in_city", "city": shown_city, "offices": _join(here, language)}
+        return {
+            "response": "utter_office_in_city",
+            "city": shown_city,
+            "offices": _join(here, language),
+        }
     nearest = [name for name in data.get("nearest", {}).get(city, []) if name in by_city]
     names = nearest or list(by_city)
     return {
@@ -57,7 +63,7 @@ def office_answer(city: Optional[str], language: str) -> Dict[str, str]:
 class ActionOfficeLocation(Action):
     """Names the office for the user's city, or lists them all."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_office_location"
 

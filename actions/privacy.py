@@ -8,11 +8,11 @@ and the user is told so.
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
-from rasa_sdk import Action, Tracker
 from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.escalation import get_escalation
@@ -23,7 +23,7 @@ ERASE_SLOT = "data_erased"
 class ActionDeleteMyData(Action):
     """Erases the conversation after the user confirmed."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_delete_my_data"
 

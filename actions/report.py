@@ -11,11 +11,12 @@ Never logs the description or location.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
-from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import language_of
@@ -37,17 +38,17 @@ MAX_DESCRIPTION_CHARS = 4000
 class ValidateReportForm(FormValidationAction):
     """Stops the form when consent is refused; flags danger as soon as it is said."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "validate_report_form"
 
     async def required_slots(
         self,
-        domain_slots: List[Text],
+        domain_slots: List[str],
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Text]:
+    ) -> List[str]:
         """Without consent nothing more is asked."""
         if tracker.get_slot("report_consent") is False:
             return []
@@ -59,12 +60,12 @@ class ValidateReportForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Keeps the text (trimmed to a sane length); a cry for help sets danger."""
         text = str(slot_value or "").strip()
         if not text:
             return {"report_description": None}
-        result: Dict[Text, Any] = {"report_description": text[:MAX_DESCRIPTION_CHARS]}
+        result: Dict[str, Any] = {"report_description": text[:MAX_DESCRIPTION_CHARS]}
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         if intent == "urgent_help" and not tracker.get_slot("report_danger"):
             language = language_of(tracker.get_slot("language"))
@@ -80,7 +81,7 @@ class ValidateReportForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Any non-empty place is accepted as written (entity values are canonical)."""
         text = str(slot_value or "").strip()
         return {"report_location": text[:200] or None}
@@ -89,7 +90,7 @@ class ValidateReportForm(FormValidationAction):
 class ActionSubmitReport(Action):
     """Submits the finished form, or confirms that nothing was sent."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_submit_report"
 
@@ -134,7 +135,7 @@ class ActionSubmitReport(Action):
 class ActionMarkUrgent(Action):
     """Starts a report that is urgent from the outset (after urgent_help)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_mark_urgent"
 
@@ -148,7 +149,7 @@ class ActionMarkUrgent(Action):
 class ActionCancelReport(Action):
     """Stops a report half-way: nothing is sent and the answers are forgotten."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Rasa action name."""
         return "action_cancel_report"
 

@@ -60,8 +60,7 @@ class LanguageResult:
         scores = self.per_intent()
         n = len(scores) or 1
         return {
-            key: sum(s[key] for s in scores.values()) / n
-            for key in ("precision", "recall", "f1")
+            key: sum(s[key] for s in scores.values()) / n for key in ("precision", "recall", "f1")
         }
 
     def confusions(self) -> List[Tuple[str, str, int]]:
@@ -87,7 +86,9 @@ async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
         total = len(data.intent_examples)
         for index, example in enumerate(data.intent_examples, start=1):
             parsed = await agent.parse_message(example.get("text"))
-            result.pairs.append((example.get("text"), example.get("intent"), parsed["intent"]["name"]))
+            result.pairs.append(
+                (example.get("text"), example.get("intent"), parsed["intent"]["name"])
+            )
             if index % 100 == 0 or index == total:
                 print(f"  {language_dir.name}: {index}/{total} examples parsed", flush=True)
         results.append(result)
@@ -96,14 +97,31 @@ async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
 
 def markdown(results: List[LanguageResult]) -> str:
     """The report as a Markdown document."""
-    lines = ["# Held-out NLU evaluation", "", "| language | examples | macro precision | macro recall | macro F1 |", "|---|---|---|---|---|"]
+    lines = [
+        "# Held-out NLU evaluation",
+        "",
+        "| language | examples | macro precision | macro recall | macro F1 |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
         m = r.macro()
-        lines.append(f"| {r.language} | {len(r.pairs)} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |")
+        lines.append(
+            f"| {r.language} | {len(r.pairs)} | {m['precision']:.3f} "
+            f"| {m['recall']:.3f} | {m['f1']:.3f} |"
+        )
     for r in results:
-        lines += ["", f"## {r.language}", "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {r.language}",
+            "",
+            "| intent | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
         for intent, s in r.per_intent().items():
-            lines.append(f"| {intent} | {s['precision']:.2f} | {s['recall']:.2f} | {s['f1']:.2f} | {s['support']} |")
+            lines.append(
+                f"| {intent} | {s['precision']:.2f} | {s['recall']:.2f} "
+                f"| {s['f1']:.2f} | {s['support']} |"
+            )
         lines += ["", "Confusions (true → predicted: count):", ""]
         lines += [f"- {t} → {p}: {c}" for t, p, c in r.confusions()] or ["- none"]
     return "\n".join(lines) + "\n"
@@ -111,7 +129,9 @@ def markdown(results: List[LanguageResult]) -> str:
 
 def main(argv: List[str]) -> int:
     """Evaluates, writes the reports and returns the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=Path("models/rahnuma.tar.gz"))
     parser.add_argument("--test-data", type=Path, default=Path("nlu/test"))
     parser.add_argument("--out", type=Path, default=Path("results/nlu"))
@@ -138,22 +158,31 @@ def main(argv: List[str]) -> int:
         }
         for r in results
     }
-    (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (args.out / "report.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     (args.out / "report.md").write_text(markdown(results), encoding="utf-8")
 
     failures = []
     print(f"\n{'language':<10} {'examples':>8} {'precision':>10} {'recall':>8} {'macro-F1':>9}")
     for r in results:
         m = r.macro()
-        print(f"{r.language:<10} {len(r.pairs):>8} {m['precision']:>10.3f} {m['recall']:>8.3f} {m['f1']:>9.3f}")
+        print(
+            f"{r.language:<10} {len(r.pairs):>8} {m['precision']:>10.3f} "
+            f"{m['recall']:>8.3f} {m['f1']:>9.3f}"
+        )
         if m["f1"] < args.min_f1:
             failures.append(f"{r.language}: macro-F1 {m['f1']:.3f} < {args.min_f1}")
         for text, true, predicted in r.critical_false_positives():
-            failures.append(f"{r.language}: '{predicted}' reached by a guess (true intent {true}): {text!r}")
+            failures.append(
+                f"{r.language}: '{predicted}' reached by a guess (true intent {true}): {text!r}"
+            )
         for intent in CRITICAL:
             recall = r.per_intent().get(intent, {}).get("recall", 0.0)
             if recall < args.min_critical_recall:
-                failures.append(f"{r.language}: {intent} recall {recall:.2f} < {args.min_critical_recall}")
+                failures.append(
+                    f"{r.language}: {intent} recall {recall:.2f} < {args.min_critical_recall}"
+                )
     print(f"\nFull report: {args.out / 'report.md'}")
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -48,7 +48,8 @@ _ROMAN_URDU_WORDS = frozenset(
     bhai bhaiya behan yaar ji jee haan han acha achha theek thik shukriya meharbani
     salam salaam assalam assalamualaikum walaikum khuda hafiz allah
     naukri nokri kaam paisay paise paisa rupay waqt log logon bachay bacha
-    ne le lia lya di diya dia kahin sath saath liye liay waste wasta bare baare mutaliq kyunke kyunki
+    ne le lia lya di diya dia kahin sath saath liye liay waste wasta
+    bare baare mutaliq kyunke kyunki
     """.split()
 )
 
@@ -107,21 +108,19 @@ def detect(text: str) -> Detection:
     return Detection(ENGLISH if roman == 0 else ROMAN_URDU, confident=False)
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class LanguageDetector(GraphComponent):
     """Adds ``language_detection`` to every parsed message."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """No options."""
         return {}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -129,21 +129,19 @@ def normalize_text(text: str) -> str:
     return normalize(text).text.strip()
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
 class UrduTextNormalizer(GraphComponent):
     """Rewrites each message's text in place before tokenisation."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """No options: normalisation is the same for every deployment."""
         return {}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -179,5 +177,7 @@ class UrduTextNormalizer(GraphComponent):
             entity[ENTITY_ATTRIBUTE_START] = result.moved(start)
             entity[ENTITY_ATTRIBUTE_END] = result.moved(end)
             if entity.get(ENTITY_ATTRIBUTE_VALUE) == surface:
-                new_surface = result.text[entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]]
+                new_surface = result.text[
+                    entity[ENTITY_ATTRIBUTE_START] : entity[ENTITY_ATTRIBUTE_END]
+                ]
                 entity[ENTITY_ATTRIBUTE_VALUE] = new_surface

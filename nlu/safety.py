@@ -8,7 +8,7 @@ of opening a report form on a hunch. Runs after ``FallbackClassifier``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -26,25 +26,23 @@ from rasa.shared.nlu.training_data.message import Message
 CRITICAL_INTENTS = ("report_trafficking", "urgent_help")
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CriticalIntentGate(GraphComponent):
     """Turns a low-confidence critical intent into ``nlu_fallback``."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         """Threshold and the intents it guards."""
         return {"critical_threshold": 0.8, "intents": list(CRITICAL_INTENTS)}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self._threshold = float(config["critical_threshold"])
         self._intents = frozenset(config["intents"])
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -65,7 +63,5 @@ class CriticalIntentGate(GraphComponent):
                 }
                 message.set(INTENT, fallback, add_to_output=True)
                 ranking = message.get(INTENT_RANKING_KEY) or []
-                message.set(
-                    INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True
-                )
+                message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
         return messages

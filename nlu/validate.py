@@ -71,7 +71,9 @@ def main(argv: List[str]) -> int:
     if problems:
         print(f"FAILED: {len(problems)} validation warning(s)", file=sys.stderr)
         return 1
-    print(f"Training data and domain valid ({len(allowed)} responses used by forms/actions checked)")
+    print(
+        f"Training data and domain valid ({len(allowed)} responses used by forms/actions checked)"
+    )
     return 0
 
 

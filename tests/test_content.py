@@ -19,11 +19,23 @@ LANGUAGES = ("en", "ur", "ur_Latn")
 
 # Responses that state facts (laws, fees, numbers, institutions, events).
 FACTUAL = [
-    "utter_legal_migration", "utter_protector", "utter_recruitment_fees", "utter_visa_check",
-    "utter_visit_visa_work", "utter_study_abroad", "utter_skills_certification",
-    "utter_insurance_welfare", "utter_pre_departure", "utter_rights_abroad",
-    "utter_return_reintegration", "utter_irregular_route_risks", "utter_smuggling_law",
-    "utter_trafficking_signs", "utter_check_job_offer", "utter_ask_report_consent", "utter_privacy",
+    "utter_legal_migration",
+    "utter_protector",
+    "utter_recruitment_fees",
+    "utter_visa_check",
+    "utter_visit_visa_work",
+    "utter_study_abroad",
+    "utter_skills_certification",
+    "utter_insurance_welfare",
+    "utter_pre_departure",
+    "utter_rights_abroad",
+    "utter_return_reintegration",
+    "utter_irregular_route_risks",
+    "utter_smuggling_law",
+    "utter_trafficking_signs",
+    "utter_check_job_offer",
+    "utter_ask_report_consent",
+    "utter_privacy",
 ]
 NUMBER = re.compile(r"\d[\d,\- ]*\d")  # two or more digits, with separators
 
@@ -48,7 +60,9 @@ def test_translations_keep_placeholders_and_buttons() -> None:
     for name, variations in DOMAIN["responses"].items():
         english = next(v for v in variations if _language(v) == "en")
         for variation in variations:
-            assert set(re.findall(r"{\w+}", variation["text"])) == set(re.findall(r"{\w+}", english["text"])), name
+            assert set(re.findall(r"{\w+}", variation["text"])) == set(
+                re.findall(r"{\w+}", english["text"])
+            ), name
             payloads = [b["payload"] for b in variation.get("buttons", [])]
             assert payloads == [b["payload"] for b in english.get("buttons", [])], name
 
@@ -58,7 +72,10 @@ def test_translations_state_the_same_numbers() -> None:
         english = next(v for v in variations if _language(v) == "en")
         expected = sorted(re.findall(r"\d[\d,]*", english["text"]))
         for variation in variations:
-            assert sorted(re.findall(r"\d[\d,]*", variation["text"])) == expected, (name, _language(variation))
+            assert sorted(re.findall(r"\d[\d,]*", variation["text"])) == expected, (
+                name,
+                _language(variation),
+            )
 
 
 def _numbers(text: str) -> List[str]:
@@ -74,7 +91,9 @@ def test_every_number_in_a_response_is_a_listed_figure() -> None:
     for name, variations in DOMAIN["responses"].items():
         for variation in variations:
             unlisted = set(_numbers(variation["text"])) - set(listed.get(name, []))
-            assert not unlisted, f"{name} ({_language(variation)}) states unlisted numbers {unlisted}"
+            assert not unlisted, (
+                f"{name} ({_language(variation)}) states unlisted numbers {unlisted}"
+            )
 
 
 def test_no_listed_figure_is_a_hotline_number() -> None:
@@ -117,7 +136,13 @@ def test_every_hotline_number_is_in_the_fact_sheet() -> None:
 
 def test_only_confirmed_hotlines_are_served_and_each_is_sourced() -> None:
     served = confirmed_hotlines()
-    assert {line.id for line in served} == {"police", "rescue_1122", "fia_tip", "fia_helpline", "mohr"}
+    assert {line.id for line in served} == {
+        "police",
+        "rescue_1122",
+        "fia_tip",
+        "fia_helpline",
+        "mohr",
+    }
     for line in served:
         assert set(line.names) == set(LANGUAGES)
         assert line.verified == "2026-11-22"

@@ -12,7 +12,13 @@ RESET = [SlotSet("licence_number", None), SlotSet("agent_name", None)]
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("9001/LHR", "9001/LHR"), ("oep licence no. 9001 / lhr", "9001/LHR"), ("9002-rwp", "9002/RWP"), ("licence 4410", "4410"), ("none", "")],
+    [
+        ("9001/LHR", "9001/LHR"),
+        ("oep licence no. 9001 / lhr", "9001/LHR"),
+        ("9002-rwp", "9002/RWP"),
+        ("licence 4410", "4410"),
+        ("none", ""),
+    ],
 )
 def test_licence_numbers_are_normalised(text: str, expected: str) -> None:
     assert normalize_licence(text) == expected
@@ -33,14 +39,18 @@ def test_promoters_are_found_by_number_or_tolerant_name(query: str, licence: str
     assert promoter is not None and promoter.licence_number == licence
 
 
-@pytest.mark.parametrize("query", ["Al-Noor Overseas", "7777/LHR", "Overseas Employment Promoters", ""])
+@pytest.mark.parametrize(
+    "query", ["Al-Noor Overseas", "7777/LHR", "Overseas Employment Promoters", ""]
+)
 def test_unknown_promoters_are_not_matched(query: str) -> None:
     assert find_promoter(query) is None
 
 
 async def test_valid_licence(make_tracker, domain, dispatcher) -> None:
     entities = [{"entity": "licence_number", "value": "9001/LHR"}]
-    events = await ActionVerifyAgent().run(dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain)
+    events = await ActionVerifyAgent().run(
+        dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain
+    )
     assert events == RESET
     assert dispatcher.messages[0]["response"] == "utter_agent_valid"
     assert dispatcher.messages[0]["expiry"] == "2027-06-30"
@@ -48,13 +58,17 @@ async def test_valid_licence(make_tracker, domain, dispatcher) -> None:
 
 async def test_cancelled_by_name(make_tracker, domain, dispatcher) -> None:
     entities = [{"entity": "agent_name", "value": "Testcase Recruiting"}]
-    await ActionVerifyAgent().run(dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain)
+    await ActionVerifyAgent().run(
+        dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain
+    )
     assert dispatcher.messages[0]["response"] == "utter_agent_cancelled"
 
 
 async def test_not_found_says_so_and_how_to_check(make_tracker, domain, dispatcher) -> None:
     entities = [{"entity": "agent_name", "value": "Sky Line Recruiting"}]
-    await ActionVerifyAgent().run(dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain)
+    await ActionVerifyAgent().run(
+        dispatcher, make_tracker(intent="ask_verify_agent", entities=entities), domain
+    )
     assert dispatcher.messages[0]["response"] == "utter_agent_not_found"
     assert dispatcher.messages[0]["query"] == "Sky Line Recruiting"
     english = domain["responses"]["utter_agent_not_found"][0]["text"]
@@ -62,6 +76,8 @@ async def test_not_found_says_so_and_how_to_check(make_tracker, domain, dispatch
 
 
 async def test_without_a_name_or_number_it_asks(make_tracker, domain, dispatcher) -> None:
-    events = await ActionVerifyAgent().run(dispatcher, make_tracker(intent="ask_verify_agent"), domain)
+    events = await ActionVerifyAgent().run(
+        dispatcher, make_tracker(intent="ask_verify_agent"), domain
+    )
     assert events == []
     assert dispatcher.messages[0]["response"] == "utter_ask_agent"

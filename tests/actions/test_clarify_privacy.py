@@ -9,7 +9,9 @@ from actions.escalation import InMemoryEscalation, Report
 from actions.privacy import ActionDeleteMyData
 
 
-async def test_unclear_message_offers_top_topics_as_buttons(make_tracker, domain, dispatcher) -> None:
+async def test_unclear_message_offers_top_topics_as_buttons(
+    make_tracker, domain, dispatcher
+) -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.8},
         {"name": "report_trafficking", "confidence": 0.41},
@@ -32,15 +34,24 @@ async def test_unclear_message_offers_top_topics_as_buttons(make_tracker, domain
 
 
 async def test_nothing_plausible_asks_to_rephrase(make_tracker, domain, dispatcher) -> None:
-    ranking = [{"name": "nlu_fallback", "confidence": 0.5}, {"name": "ask_protector", "confidence": 0.05}]
-    await ActionClarify().run(dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), domain)
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "ask_protector", "confidence": 0.05},
+    ]
+    await ActionClarify().run(
+        dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), domain
+    )
     assert dispatcher.messages[0]["response"] == "utter_rephrase"
     assert dispatcher.messages[0]["buttons"] == [{"title": "Menu", "payload": "/show_menu"}]
 
 
-async def test_delete_marks_erasure_and_keeps_the_language(make_tracker, domain, dispatcher, monkeypatch) -> None:
+async def test_delete_marks_erasure_and_keeps_the_language(
+    make_tracker, domain, dispatcher, monkeypatch
+) -> None:
     monkeypatch.setattr("actions.privacy.get_escalation", lambda: InMemoryEscalation())
-    events = await ActionDeleteMyData().run(dispatcher, make_tracker(intent="affirm", language="ur"), domain)
+    events = await ActionDeleteMyData().run(
+        dispatcher, make_tracker(intent="affirm", language="ur"), domain
+    )
     assert events == [
         AllSlotsReset(),
         SlotSet("data_erased", True),
@@ -50,7 +61,9 @@ async def test_delete_marks_erasure_and_keeps_the_language(make_tracker, domain,
     assert [m["response"] for m in dispatcher.messages] == ["utter_data_deleted"]
 
 
-async def test_delete_says_which_reports_stay_with_staff(make_tracker, domain, dispatcher, monkeypatch) -> None:
+async def test_delete_says_which_reports_stay_with_staff(
+    make_tracker, domain, dispatcher, monkeypatch
+) -> None:
     store = InMemoryEscalation()
     await store.submit(Report("3f9c2a7e0d1b4c58", "en", "telegram", "x", None, False, True))
     await store.submit(Report("someone-else", "en", "telegram", "y", None, False, True))

@@ -6,8 +6,12 @@ from actions.content import confirmed_hotlines, hotlines
 from actions.hotlines import ActionHotlines, ActionUrgentHelp
 
 
-async def test_urgent_help_gives_every_confirmed_emergency_number_at_once(make_tracker, domain, dispatcher) -> None:
-    events = await ActionUrgentHelp().run(dispatcher, make_tracker(intent="urgent_help", language="en"), domain)
+async def test_urgent_help_gives_every_confirmed_emergency_number_at_once(
+    make_tracker, domain, dispatcher
+) -> None:
+    events = await ActionUrgentHelp().run(
+        dispatcher, make_tracker(intent="urgent_help", language="en"), domain
+    )
     assert events == []
     [message] = dispatcher.messages
     assert message["response"] == "utter_urgent_numbers"
@@ -16,15 +20,21 @@ async def test_urgent_help_gives_every_confirmed_emergency_number_at_once(make_t
     )
 
 
-async def test_urdu_numbers_are_isolated_for_right_to_left_text(make_tracker, domain, dispatcher) -> None:
-    await ActionUrgentHelp().run(dispatcher, make_tracker(intent="urgent_help", language="ur"), domain)
+async def test_urdu_numbers_are_isolated_for_right_to_left_text(
+    make_tracker, domain, dispatcher
+) -> None:
+    await ActionUrgentHelp().run(
+        dispatcher, make_tracker(intent="urgent_help", language="ur"), domain
+    )
     text = dispatcher.messages[0]["hotlines"]
     assert text.startswith("پولیس ایمرجنسی: \u206615\u2069، ")
     assert "\u2066111-247-786\u2069" in text
 
 
 async def test_hotlines_lists_only_confirmed_numbers(make_tracker, domain, dispatcher) -> None:
-    await ActionHotlines().run(dispatcher, make_tracker(intent="ask_hotlines", language="ur_Latn"), domain)
+    await ActionHotlines().run(
+        dispatcher, make_tracker(intent="ask_hotlines", language="ur_Latn"), domain
+    )
     text = dispatcher.messages[0]["hotlines"]
     for line in hotlines():
         assert (line.number in text) == line.confirmed, line.id

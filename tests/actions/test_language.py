@@ -32,27 +32,38 @@ async def test_confident_message_in_another_language_switches(make_tracker, doma
 
 
 async def test_short_ambiguous_reply_never_flips_the_language(make_tracker, domain) -> None:
-    events, _ = await _run(make_tracker, domain, text="haan", intent="affirm", language="en", detection=UNSURE_ROMAN)
+    events, _ = await _run(
+        make_tracker, domain, text="haan", intent="affirm", language="en", detection=UNSURE_ROMAN
+    )
     assert events == []
 
 
 async def test_explicit_choice_sets_and_locks(make_tracker, domain) -> None:
     entities = [{"entity": "language", "value": "ur", "start": 0, "end": 4}]
     events, _ = await _run(
-        make_tracker, domain, intent="choose_language", entities=entities, language="en",
+        make_tracker,
+        domain,
+        intent="choose_language",
+        entities=entities,
+        language="en",
         detection={"code": "en", "confident": True},
     )
     assert events == [SlotSet("language", "ur"), SlotSet("language_locked", True)]
 
 
 async def test_locked_language_sticks_when_the_user_writes_otherwise(make_tracker, domain) -> None:
-    events, _ = await _run(make_tracker, domain, language="ur", language_locked=True, detection=CONFIDENT_ROMAN)
+    events, _ = await _run(
+        make_tracker, domain, language="ur", language_locked=True, detection=CONFIDENT_ROMAN
+    )
     assert events == []
 
 
 async def test_gateway_language_command_is_an_explicit_choice(make_tracker, domain) -> None:
     events, _ = await _run(
-        make_tracker, domain, language="ur", metadata={"language_choice": "en", "channel": "telegram"}
+        make_tracker,
+        domain,
+        language="ur",
+        metadata={"language_choice": "en", "channel": "telegram"},
     )
     assert events == [
         SlotSet("language", "en"),
@@ -68,7 +79,11 @@ async def test_unknown_channel_is_ignored(make_tracker, domain) -> None:
 
 async def test_privacy_notice_once_in_the_users_language(make_tracker, domain) -> None:
     events, messages = await _run(
-        make_tracker, domain, text="میرا ویزا اصلی ہے؟", detection=CONFIDENT_UR, privacy_notice_shown=False
+        make_tracker,
+        domain,
+        text="میرا ویزا اصلی ہے؟",
+        detection=CONFIDENT_UR,
+        privacy_notice_shown=False,
     )
     assert events == [SlotSet("language", "ur"), SlotSet("privacy_notice_shown", True)]
     assert len(messages) == 1
@@ -81,7 +96,9 @@ async def test_no_notice_after_the_first_contact(make_tracker, domain) -> None:
     assert messages == []
 
 
-async def test_choose_language_without_a_language_asks_which(make_tracker, domain, dispatcher) -> None:
+async def test_choose_language_without_a_language_asks_which(
+    make_tracker, domain, dispatcher
+) -> None:
     await ActionChooseLanguage().run(dispatcher, make_tracker(intent="choose_language"), domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_ask_language"]
 

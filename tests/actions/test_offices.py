@@ -33,25 +33,39 @@ def test_unknown_city_lists_all_confirmed_offices() -> None:
     answer = office_answer(None, "en")
     assert answer["response"] == "utter_office_list"
     assert answer["offices"].split(", ") == [
-        "Karachi", "Lahore", "Peshawar", "Rawalpindi", "Quetta", "Multan", "Malakand", "Dera Ghazi Khan", "Sialkot",
+        "Karachi",
+        "Lahore",
+        "Peshawar",
+        "Rawalpindi",
+        "Quetta",
+        "Multan",
+        "Malakand",
+        "Dera Ghazi Khan",
+        "Sialkot",
     ]
     assert answer["centres"] == "Islamabad, Lahore, Peshawar"
 
 
 async def test_action_uses_the_city_slot(make_tracker, domain, dispatcher) -> None:
-    await ActionOfficeLocation().run(dispatcher, make_tracker(intent="ask_office_location", city="Islamabad"), domain)
+    await ActionOfficeLocation().run(
+        dispatcher, make_tracker(intent="ask_office_location", city="Islamabad"), domain
+    )
     assert dispatcher.messages[0]["response"] == "utter_office_in_city"
     assert dispatcher.messages[0]["offices"] == "Migrant Resource Centre"
 
 
 async def test_bare_city_is_read_as_an_office_question(make_tracker, domain, dispatcher) -> None:
-    tracker = make_tracker(intent="inform", entities=[{"entity": "city", "value": "Multan"}], city="Multan")
+    tracker = make_tracker(
+        intent="inform", entities=[{"entity": "city", "value": "Multan"}], city="Multan"
+    )
     await ActionHandleInform().run(dispatcher, tracker, domain)
     assert dispatcher.messages[0]["response"] == "utter_office_in_city"
 
 
 async def test_bare_licence_is_read_as_an_agent_check(make_tracker, domain, dispatcher) -> None:
-    tracker = make_tracker(intent="inform", entities=[{"entity": "licence_number", "value": "9002/RWP"}])
+    tracker = make_tracker(
+        intent="inform", entities=[{"entity": "licence_number", "value": "9002/RWP"}]
+    )
     await ActionHandleInform().run(dispatcher, tracker, domain)
     assert dispatcher.messages[0]["response"] == "utter_agent_expired"
 

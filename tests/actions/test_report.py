@@ -6,7 +6,7 @@ import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet
 
 from actions import escalation
-from actions.escalation import EscalationUnavailable, InMemoryEscalation, Report
+from actions.escalation import EscalationUnavailableError, InMemoryEscalation, Report
 from actions.report import (
     REPORT_SLOTS,
     ActionCancelReport,
@@ -39,7 +39,9 @@ def _filled(**overrides):
     return slots
 
 
-async def test_submission_stores_the_report_and_gives_the_reference(make_tracker, domain, dispatcher, store) -> None:
+async def test_submission_stores_the_report_and_gives_the_reference(
+    make_tracker, domain, dispatcher, store
+) -> None:
     events = await ActionSubmitReport().run(dispatcher, make_tracker(**_filled()), domain)
     reference = events[-1]["value"]
     assert events == [*RESET, SlotSet("report_reference", reference)]
@@ -54,7 +56,11 @@ async def test_submission_stores_the_report_and_gives_the_reference(make_tracker
         created_at=store.get(reference).created_at,
     )
     responses = [m["response"] for m in dispatcher.messages]
-    assert responses == ["utter_report_submitted", "utter_report_submitted_anonymous", "utter_urgent_numbers"]
+    assert responses == [
+        "utter_report_submitted",
+        "utter_report_submitted_anonymous",
+        "utter_urgent_numbers",
+    ]
     assert dispatcher.messages[0]["reference"] == reference
     assert "111-247-786" in dispatcher.messages[2]["hotlines"]
 
@@ -75,10 +81,12 @@ async def test_refused_consent_sends_nothing(make_tracker, domain, dispatcher, s
     assert await store.references_of("3f9c2a7e0d1b4c58") == []
 
 
-async def test_store_down_keeps_the_answers_and_gives_numbers(make_tracker, domain, dispatcher, monkeypatch) -> None:
+async def test_store_down_keeps_the_answers_and_gives_numbers(
+    make_tracker, domain, dispatcher, monkeypatch
+) -> None:
     class Down:
         async def submit(self, report: Report) -> str:
-            raise EscalationUnavailable("redis unreachable")
+            raise EscalationUnavailableError("redis unreachable")
 
     monkeypatch.setattr("actions.report.get_escalation", lambda: Down())
     events = await ActionSubmitReport().run(dispatcher, make_tracker(**_filled()), domain)
@@ -89,37 +97,51 @@ async def test_store_down_keeps_the_answers_and_gives_numbers(make_tracker, doma
 
 async def test_no_more_questions_without_consent(make_tracker, domain, dispatcher) -> None:
     tracker = make_tracker(report_consent=False)
-    slots = await ValidateReportForm().required_slots(list(REPORT_SLOTS), dispatcher, tracker, domain)
+    slots = await ValidateReportForm().required_slots(
+        list(REPORT_SLOTS), dispatcher, tracker, domain
+    )
     assert slots == []
 
 
 async def test_all_questions_with_consent(make_tracker, domain, dispatcher) -> None:
     tracker = make_tracker(report_consent=True)
-    slots = await ValidateReportForm().required_slots(list(REPORT_SLOTS), dispatcher, tracker, domain)
+    slots = await ValidateReportForm().required_slots(
+        list(REPORT_SLOTS), dispatcher, tracker, domain
+    )
     assert slots == list(REPORT_SLOTS)
 
 
-def test_description_said_as_an_emergency_gives_numbers_and_sets_danger(make_tracker, domain, dispatcher) -> None:
+def test_description_said_as_an_emergency_gives_numbers_and_sets_danger(
+    make_tracker, domain, dispatcher
+) -> None:
     tracker = make_tracker(text="they are beating him now", intent="urgent_help", language="en")
-    result = ValidateReportForm().validate_report_description("they are beating him now", dispatcher, tracker, domain)
+    result = ValidateReportForm().validate_report_description(
+        "they are beating him now", dispatcher, tracker, domain
+    )
     assert result == {"report_description": "they are beating him now", "report_danger": True}
     assert [m["response"] for m in dispatcher.messages] == ["utter_urgent_numbers"]
 
 
 def test_long_description_is_kept_up_to_the_limit(make_tracker, domain, dispatcher) -> None:
     text = "x" * 10_000
-    result = ValidateReportForm().validate_report_description(text, dispatcher, make_tracker(intent="report_trafficking"), domain)
+    result = ValidateReportForm().validate_report_description(
+        text, dispatcher, make_tracker(intent="report_trafficking"), domain
+    )
     assert result == {"report_description": "x" * 4000}
     assert dispatcher.messages == []
 
 
 def test_blank_description_is_asked_again(make_tracker, domain, dispatcher) -> None:
-    result = ValidateReportForm().validate_report_description("   ", dispatcher, make_tracker(), domain)
+    result = ValidateReportForm().validate_report_description(
+        "   ", dispatcher, make_tracker(), domain
+    )
     assert result == {"report_description": None}
 
 
 async def test_urgent_hand_off_marks_danger(make_tracker, domain, dispatcher) -> None:
-    assert await ActionMarkUrgent().run(dispatcher, make_tracker(), domain) == [SlotSet("report_danger", True)]
+    assert await ActionMarkUrgent().run(dispatcher, make_tracker(), domain) == [
+        SlotSet("report_danger", True)
+    ]
 
 
 async def test_cancel_clears_the_form(make_tracker, domain, dispatcher) -> None:

@@ -38,7 +38,13 @@ async def test_conversation_is_stored_until_erasure_is_asked() -> None:
 async def test_everything_before_the_marker_is_gone_from_storage() -> None:
     store = _store()
     tracker = _conversation(store.domain.slots)
-    for event in [UserUttered("yes", {"name": "affirm"}), AllSlotsReset(), SlotSet("data_erased", True), SlotSet("language", "ur"), ActionExecuted("action_listen")]:
+    for event in [
+        UserUttered("yes", {"name": "affirm"}),
+        AllSlotsReset(),
+        SlotSet("data_erased", True),
+        SlotSet("language", "ur"),
+        ActionExecuted("action_listen"),
+    ]:
         tracker.update(event)
     await store.save(tracker)
     saved = await store.retrieve("user-1")

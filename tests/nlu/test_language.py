@@ -25,7 +25,9 @@ def test_clear_messages_are_detected_confidently(text: str, code: str) -> None:
     assert detect(text) == Detection(code, confident=True)
 
 
-@pytest.mark.parametrize("text", ["ok", "1", "۲", "haan", "jee", "👍", "", "   ", "ji", "جی", "thanks", "Lahore"])
+@pytest.mark.parametrize(
+    "text", ["ok", "1", "۲", "haan", "jee", "👍", "", "   ", "ji", "جی", "thanks", "Lahore"]
+)
 def test_short_or_ambiguous_messages_are_never_confident(text: str) -> None:
     assert detect(text).confident is False
 

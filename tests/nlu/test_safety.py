@@ -14,8 +14,17 @@ def _gate() -> CriticalIntentGate:
 
 
 def _message(intent: str, confidence: float) -> Message:
-    ranking = [{"name": intent, "confidence": confidence}, {"name": "ask_hotlines", "confidence": 0.1}]
-    return Message(data={"text": "x", "intent": {"name": intent, "confidence": confidence}, "intent_ranking": ranking})
+    ranking = [
+        {"name": intent, "confidence": confidence},
+        {"name": "ask_hotlines", "confidence": 0.1},
+    ]
+    return Message(
+        data={
+            "text": "x",
+            "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking,
+        }
+    )
 
 
 def _intent(message: Message) -> Dict[str, Any]:
