@@ -15,19 +15,20 @@ FINGERPRINT := models/rahnuma.fingerprint
 ACTION_PORT ?= 5055
 # Everything a trained model depends on; the held-out test split is not here.
 TRAIN_INPUTS = $(CONFIG) $(DOMAIN) requirements/rasa.lock \
-               $(shell find $(DATA) nlu -maxdepth 1 -name '*.py' -o -path '$(DATA)/*' -name '*.yml' | sort)
+               $(filter-out nlu/evaluate.py nlu/validate.py,$(sort $(wildcard nlu/*.py))) \
+               $(shell find $(DATA) -name '*.yml' | LC_ALL=C sort)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval clean
+.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval extract update compile translations clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-run: install train ## Set up everything and chat with the assistant in this terminal
+run: install compile train ## Set up everything and chat with the assistant in this terminal
 	@scripts/with-action-server $(ACTION_PORT) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
 install: $(RASA_VENV)/.installed ## Create the Rasa environment (Python 3.10) with pinned packages
@@ -55,10 +56,10 @@ train: install ## Train the model, only if data, domain, config or components ch
 validate: install ## Check training data and domain (fails on any warning)
 	@$(PY) nlu/validate.py --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
 
-actions: install ## Run the action server in the foreground
-	@$(RASA) run actions --actions actions --port $(ACTION_PORT)
+actions: install compile ## Run the action server (actions + NLG) in the foreground
+	@$(PY) -m actions.server --port $(ACTION_PORT)
 
-shell: install train ## Chat with the assistant (expects `make actions` in another terminal)
+shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
 test: lint types unit validate train test-stories eval integration ## Run the whole test suite (what CI runs)
@@ -70,13 +71,13 @@ lint: install ## ruff on the Python code
 types: install ## mypy --strict on actions/ and the NLU components
 	@$(RASA_VENV)/bin/mypy actions nlu dialogue
 
-unit: install ## pytest: actions, NLU components, content, tracker store (no model needed)
+unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
 	@$(PY) -m pytest tests -m "not integration"
 
-integration: install train ## Whole conversations against the trained model and the action server
+integration: install compile train ## Whole conversations against the trained model and the action server
 	@scripts/with-action-server $(ACTION_PORT) $(PY) -m pytest tests/integration -m integration
 
-test-stories: install train ## Conversation tests in English, Urdu and Roman Urdu
+test-stories: install compile train ## Conversation tests in English, Urdu and Roman Urdu
 	@rm -rf results/stories
 	@scripts/with-action-server $(ACTION_PORT) $(RASA) test core --model $(MODEL) \
 	  --stories tests/stories --endpoints endpoints.yml \
@@ -85,5 +86,20 @@ test-stories: install train ## Conversation tests in English, Urdu and Roman Urd
 eval: install train ## Held-out NLU evaluation per language (fails below macro-F1 0.90)
 	@$(PY) nlu/evaluate.py --model $(MODEL) --test-data nlu/test --out results/nlu --min-f1 0.90
 
-clean: ## Remove trained models and results (keeps the environment)
-	rm -rf models results .rasa
+extract: install ## Extract English source texts into locales/messages.pot
+	@$(PY) -m babel.messages.frontend extract -F babel.cfg -o locales/messages.pot \
+	  --project Rahnuma --copyright-holder "Rahnuma contributors" \
+	  --msgid-bugs-address translations@rahnuma.invalid --sort-by-file . >/dev/null
+	@echo "==> locales/messages.pot: $$(grep -c '^msgid' locales/messages.pot) texts"
+
+update: extract ## Merge new source texts into the ur and ur_Latn catalogs (no fuzzy guesses)
+	@$(PY) -m babel.messages.frontend update -i locales/messages.pot -d locales -N --width 100
+
+compile: install ## Build the .mo catalogs the NLG endpoint loads
+	@$(PY) -m babel.messages.frontend compile -d locales --statistics
+
+translations: install ## Fail on a missing or fuzzy translation, or on a stale messages.pot
+	@$(PY) -m pytest -q tests/test_translations.py
+
+clean: ## Remove trained models, results and compiled catalogs (keeps the environment)
+	rm -rf models results .rasa locales/*/LC_MESSAGES/*.mo

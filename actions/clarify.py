@@ -14,7 +14,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.content import language_of, topic_title
+from actions.content import language_of
+from actions.i18n import topic_title
 
 MAX_SUGGESTIONS = 3
 MIN_SUGGESTION_CONFIDENCE = 0.1

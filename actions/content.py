@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import yaml
 
@@ -107,18 +107,10 @@ def offices() -> Dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def topics() -> Dict[str, Dict[str, str]]:
-    """Short button titles for each intent, per language."""
+def topics() -> Dict[str, str]:
+    """Short English button titles for each intent (translated via the catalogs)."""
     data = _load_yaml("topics.yml").get("topics") or {}
-    return {str(intent): dict(titles) for intent, titles in data.items()}
-
-
-def topic_title(intent: str, language: str) -> Optional[str]:
-    """A button title for ``intent`` in ``language``, or None if it has none."""
-    titles = topics().get(intent)
-    if not titles:
-        return None
-    return titles.get(language) or titles.get(ENGLISH)
+    return {str(intent): str(title) for intent, title in data.items()}
 
 
 def language_of(slot_value: Any) -> str:

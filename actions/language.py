@@ -20,6 +20,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import ENGLISH, LANGUAGES, language_of
+from actions.nlg import renderer
 
 CHANNELS = ("telegram", "sms", "chat")
 MANAGED_SLOTS = ("language", "language_locked", "channel")
@@ -63,19 +64,6 @@ def next_language(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def render(domain: DomainDict, response: str, language: str) -> Optional[Dict[str, Any]]:
-    """The variation of a domain response for ``language`` (English by default)."""
-    variations = (domain.get("responses") or {}).get(response) or []
-    default = None
-    for variation in variations:
-        conditions = variation.get("condition") or []
-        if not conditions:
-            default = default or variation
-        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
-            return dict(variation)
-    return dict(default) if default else None
-
-
 class ValidateSlotMappings(ValidationAction):
     """Fills the custom-mapped slots (language, channel) after every message."""
 
@@ -93,10 +81,13 @@ class ValidateSlotMappings(ValidationAction):
         """Extracts slots, then shows the privacy notice on first contact."""
         events = await super().run(dispatcher, tracker, domain)
         if not tracker.get_slot("privacy_notice_shown"):
-            language = language_of(tracker.get_slot("language"))
-            notice = render(domain, "utter_privacy_notice", language)
-            if notice:
-                dispatcher.utter_message(text=notice["text"])
+            # Rendered here, not by response name: Rasa would render it with the
+            # language from before this message, and the notice must be readable.
+            slots = {**tracker.slots, **{e["name"]: e["value"] for e in events}}
+            notice = renderer().render(
+                "utter_privacy_notice", language_of(slots.get("language")), slots.get("channel")
+            )
+            dispatcher.utter_message(text=notice.text)
             events.append(SlotSet("privacy_notice_shown", True))
         return events
 
@@ -106,6 +97,24 @@ class ValidateSlotMappings(ValidationAction):
         """Sets the language when it should change (see module docstring)."""
         language = next_language(tracker)
         return {"language": language} if language else {}
+
+    def validate_language(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Only the three supported languages."""
+        return {"language": value if value in LANGUAGES else None}
+
+    def validate_language_locked(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """A plain flag."""
+        return {"language_locked": bool(value)}
+
+    def validate_channel(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Only the channels the gateway serves."""
+        return {"channel": value if value in CHANNELS else None}
 
     async def extract_language_locked(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -13,6 +13,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import URDU, language_of, localized_city, offices
+from actions.i18n import pgettext
 
 
 def _confirmed(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -40,9 +41,9 @@ def office_answer(city: Optional[str], language: str) -> Dict[str, Any]:
         }
     here = []
     if city in by_city:
-        here.append("Protectorate of Emigrants" if language != URDU else "پروٹیکٹوریٹ آف امیگرینٹس")
+        here.append(pgettext("office", "Protectorate of Emigrants", language))
     if city in centre_by_city:
-        here.append("Migrant Resource Centre" if language != URDU else "مائیگرنٹ ریسورس سینٹر")
+        here.append(pgettext("office", "Migrant Resource Centre", language))
     city_entry = by_city.get(city) or centre_by_city.get(city) or {}
     shown_city = localized_city(city, city_entry, language)
     if here:

@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import ActionChooseLanguage, ValidateSlotMappings
+from actions.nlg import renderer
 from tests.conftest import TrackerFactory
 
 CONFIDENT_UR = {"code": "ur", "confident": True}
@@ -87,8 +88,8 @@ async def test_privacy_notice_once_in_the_users_language(make_tracker, domain) -
     )
     assert events == [SlotSet("language", "ur"), SlotSet("privacy_notice_shown", True)]
     assert len(messages) == 1
-    urdu_notice = next(v for v in domain["responses"]["utter_privacy_notice"] if v.get("condition"))
-    assert messages[0]["text"] == urdu_notice["text"]
+    assert messages[0]["text"] == renderer().render("utter_privacy_notice", "ur").text
+    assert "DELETE" in messages[0]["text"] and "رہنما" in messages[0]["text"]
 
 
 async def test_no_notice_after_the_first_contact(make_tracker, domain) -> None:
