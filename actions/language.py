@@ -100,19 +100,19 @@ class ValidateSlotMappings(ValidationAction):
 
     def validate_language(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Only the three supported languages."""
         return {"language": value if value in LANGUAGES else None}
 
     def validate_language_locked(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """A plain flag."""
         return {"language_locked": bool(value)}
 
     def validate_channel(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Only the channels the gateway serves."""
         return {"channel": value if value in CHANNELS else None}
 

@@ -1,0 +1,81 @@
+"""The NLG endpoint: language, channel form, placeholders, Babel formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from actions.i18n import FSI, PDI, fill, format_value
+from actions.nlg import Renderer, render_request, renderer
+
+RESPONSES = {
+    "utter_fee": [
+        {
+            "text": "A promoter may charge at most Rs {amount}.",
+            "buttons": [{"title": "Legal fees", "payload": "/ask_recruitment_fees"}],
+        },
+        {"text": "Max Rs {amount}. Reply MORE for details.", "channel": "sms"},
+    ],
+    "utter_default": [{"text": "Sorry, I didn't understand that."}],
+}
+
+
+def test_full_form_for_chat_and_telegram() -> None:
+    rendered = Renderer(RESPONSES).render("utter_fee", "en", "telegram", {"amount": 15000})
+    assert rendered.text == "A promoter may charge at most Rs 15,000."
+    assert rendered.buttons == [{"title": "Legal fees", "payload": "/ask_recruitment_fees"}]
+    assert rendered.more is None
+
+
+def test_short_form_for_sms_with_the_full_text_for_more() -> None:
+    rendered = Renderer(RESPONSES).render("utter_fee", "en", "sms", {"amount": 15000})
+    assert rendered.text == "Max Rs 15,000. Reply MORE for details."
+    assert rendered.more == "A promoter may charge at most Rs 15,000."
+    assert rendered.as_nlg_json()["custom"] == {"rahnuma": {"more": rendered.more}}
+
+
+def test_numbers_and_dates_follow_the_locale() -> None:
+    assert format_value(1000000, "en") == "1,000,000"
+    assert format_value("2027-06-30", "en") == "30 June 2027"
+    assert format_value(dt.date(2027, 6, 30), "ur") == f"{FSI}30 جون، 2027{PDI}"
+    assert format_value("2027-06-30", "ur_Latn") == "30 June 2027"
+
+
+def test_latin_values_inside_urdu_are_isolated() -> None:
+    assert (
+        fill("حوالہ: {reference}", {"reference": "R-7K2M9Q"}, "ur") == f"حوالہ: {FSI}R-7K2M9Q{PDI}"
+    )
+    assert fill("{missing} stays", {}, "en") == "{missing} stays"
+
+
+def test_real_catalogs_translate_texts_and_buttons() -> None:
+    urdu = renderer().render("utter_menu", "ur")
+    assert urdu.text != renderer().render("utter_menu", "en").text
+    assert [b["payload"] for b in urdu.buttons][:2] == ["/ask_legal_migration", "/ask_verify_agent"]
+    assert urdu.buttons[0]["title"] == "قانونی طریقے سے بیرون ملک کام"
+    roman = renderer().render("utter_language_changed", "ur_Latn")
+    assert "Roman Urdu" in roman.text
+
+
+def test_request_uses_the_language_and_channel_slots() -> None:
+    body = {
+        "response": "utter_report_submitted",
+        "arguments": {"reference": "R-ABC123"},
+        "tracker": {"slots": {"language": "ur_Latn", "channel": "telegram"}},
+        "channel": {"name": "rest"},
+    }
+    answer = render_request(body)
+    assert "R-ABC123" in answer["text"]
+    assert (
+        answer["text"]
+        == renderer()
+        .render("utter_report_submitted", "ur_Latn", values={"reference": "R-ABC123"})
+        .text
+    )
+    assert set(answer) == {"text", "buttons", "image", "elements", "attachments"}
+
+
+def test_unknown_response_answers_with_the_default_text() -> None:
+    answer = render_request(
+        {"response": "utter_nonexistent", "tracker": {"slots": {}}}, Renderer(RESPONSES)
+    )
+    assert answer["text"] == "Sorry, I didn't understand that."
