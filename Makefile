@@ -23,7 +23,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval extract update compile translations clean
+.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -66,10 +66,10 @@ test: lint types unit validate train test-stories eval integration ## Run the wh
 	@echo "==> All checks passed"
 
 lint: install ## ruff on the Python code
-	@$(RASA_VENV)/bin/ruff check actions nlu dialogue tests
+	@$(RASA_VENV)/bin/ruff check actions nlu dialogue bot tests
 
-types: install ## mypy --strict on actions/ and the NLU components
-	@$(RASA_VENV)/bin/mypy actions nlu dialogue
+types: install ## mypy --strict on actions/, bot/ and the NLU components
+	@$(RASA_VENV)/bin/mypy actions nlu dialogue bot
 
 unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
 	@$(PY) -m pytest tests -m "not integration"
@@ -100,6 +100,10 @@ compile: install ## Build the .mo catalogs the NLG endpoint loads
 
 translations: install ## Fail on a missing or fuzzy translation, or on a stale messages.pot
 	@$(PY) -m pytest -q tests/test_translations.py
+
+import-promoters: install ## Load a promoter list: make import-promoters CSV=list.csv SOURCE=url [ARGS="--name 'OEP Name' ..."]
+	@test -n "$(CSV)" -a -n "$(SOURCE)" || { echo "usage: make import-promoters CSV=path SOURCE=url [ARGS=...]" >&2; exit 2; }
+	@$(PY) -m actions.promoters_import "$(CSV)" --source "$(SOURCE)" $(ARGS)
 
 clean: ## Remove trained models, results and compiled catalogs (keeps the environment)
 	rm -rf models results .rasa locales/*/LC_MESSAGES/*.mo
