@@ -2,7 +2,9 @@
 
 Instead of a confident wrong answer, it offers the likeliest topics as
 buttons (never more than three), plus the menu. Report and emergency topics
-may be offered, but are only entered when the user presses the button.
+may be offered, but are only entered when the user presses the button. When
+"I'm in danger now" is among the suggestions, the emergency numbers come
+first: a frightened person may not write clearly, and the numbers harm nobody.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import language_of
+from actions.hotlines import emergency_numbers
 from actions.i18n import topic_title
 
 MAX_SUGGESTIONS = 3
@@ -24,19 +27,28 @@ NOT_SUGGESTED = frozenset(
 )
 
 
-def suggestions(tracker: Tracker, language: str) -> List[Dict[str, Any]]:
-    """Buttons for the top intents of the latest message."""
-    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-    buttons: List[Dict[str, Any]] = []
+def suggested_intents(ranking: List[Dict[str, Any]]) -> List[str]:
+    """The intents worth offering for an unclear message, likeliest first."""
+    names: List[str] = []
     for candidate in ranking:
-        name = candidate.get("name")
+        name = str(candidate.get("name"))
         if name in NOT_SUGGESTED or (candidate.get("confidence") or 0) < MIN_SUGGESTION_CONFIDENCE:
             continue
-        title = topic_title(str(name), language)
-        if title and all(b["payload"] != f"/{name}" for b in buttons):
-            buttons.append({"title": title, "payload": f"/{name}"})
-        if len(buttons) == MAX_SUGGESTIONS:
+        if name not in names:
+            names.append(name)
+        if len(names) == MAX_SUGGESTIONS:
             break
+    return names
+
+
+def suggestions(tracker: Tracker, language: str) -> List[Dict[str, Any]]:
+    """Buttons for the top intents of the latest message, then the menu."""
+    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    buttons: List[Dict[str, Any]] = []
+    for name in suggested_intents(ranking):
+        title = topic_title(name, language)
+        if title:
+            buttons.append({"title": title, "payload": f"/{name}"})
     menu = topic_title("show_menu", language) or "Menu"
     buttons.append({"title": menu, "payload": "/show_menu"})
     return buttons
@@ -55,6 +67,10 @@ class ActionClarify(Action):
         """Offers suggestions; a pressed button then starts that topic."""
         language = language_of(tracker.get_slot("language"))
         buttons = suggestions(tracker, language)
+        if any(button["payload"] == "/urgent_help" for button in buttons):
+            dispatcher.utter_message(
+                response="utter_urgent_numbers", hotlines=emergency_numbers(language)
+            )
         if len(buttons) > 1:
             dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         else:

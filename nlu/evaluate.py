@@ -6,10 +6,15 @@ for each intent, the macro average, and a confusion list (true -> predicted,
 with counts; ``nlu_fallback`` counts as a miss). Writes ``report.json`` and
 ``report.md`` to ``--out``.
 
-Fails (exit 1) when any language's macro-F1 is below ``--min-f1``, or when a
-critical intent (report_trafficking, urgent_help) is predicted for a message
-that is not one (a report opened by a guess), or is missed more often than
-``--min-critical-recall`` allows.
+Fails (exit 1) when any language's macro-F1 is below ``--min-f1``. For the
+critical intents (report_trafficking, urgent_help) it also reports:
+- strict recall: the intent was predicted;
+- safety recall: predicted, or the message fell back to a clarifying question
+  that offers it as a button (with the emergency numbers, for urgent_help) —
+  what a user in that situation actually gets; fails below
+  ``--min-critical-recall``;
+- false positives: a critical intent predicted for a message that is not one
+  (each listed); fails above ``--max-critical-fp-rate`` of the other messages.
 
 Usage: python nlu/evaluate.py --model models/rahnuma.tar.gz --test-data nlu/test
 """
@@ -26,7 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+# The model refers to the custom components as nlu.*: make the project importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 CRITICAL = ("report_trafficking", "urgent_help")
+FALLBACK = "nlu_fallback"
 
 
 @dataclass
@@ -35,6 +44,7 @@ class LanguageResult:
 
     language: str
     pairs: List[Tuple[str, str, str]] = field(default_factory=list)  # (text, true, predicted)
+    offered: List[List[str]] = field(default_factory=list)  # suggestions when unclear
 
     def per_intent(self) -> Dict[str, Dict[str, float]]:
         """Precision, recall, F1 and support for every true intent."""
@@ -72,11 +82,25 @@ class LanguageResult:
         """Messages wrongly classified as a critical intent."""
         return [(x, t, p) for x, t, p in self.pairs if p in CRITICAL and t != p]
 
+    def critical_fp_rate(self) -> float:
+        """False positives over the messages whose true intent is not critical."""
+        others = sum(1 for _, t, _ in self.pairs if t not in CRITICAL) or 1
+        return len(self.critical_false_positives()) / others
+
+    def safety_recall(self, intent: str) -> float:
+        """Share of ``intent`` messages answered as such or offered as a button."""
+        answers = zip(self.pairs, self.offered, strict=True)
+        rows = [(p, offered) for (_, t, p), offered in answers if t == intent]
+        hits = sum(1 for p, offered in rows if p == intent or (p == FALLBACK and intent in offered))
+        return hits / len(rows) if rows else 0.0
+
 
 async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
     """Parses every held-out example, language by language."""
     from rasa.core.agent import Agent
     from rasa.shared.nlu.training_data.loading import load_data
+
+    from actions.clarify import suggested_intents
 
     agent = Agent.load(str(model))
     results = []
@@ -86,9 +110,10 @@ async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
         total = len(data.intent_examples)
         for index, example in enumerate(data.intent_examples, start=1):
             parsed = await agent.parse_message(example.get("text"))
-            result.pairs.append(
-                (example.get("text"), example.get("intent"), parsed["intent"]["name"])
-            )
+            predicted = parsed["intent"]["name"]
+            result.pairs.append((example.get("text"), example.get("intent"), predicted))
+            ranking = parsed.get("intent_ranking") or []
+            result.offered.append(suggested_intents(ranking) if predicted == FALLBACK else [])
             if index % 100 == 0 or index == total:
                 print(f"  {language_dir.name}: {index}/{total} examples parsed", flush=True)
         results.append(result)
@@ -137,6 +162,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/nlu"))
     parser.add_argument("--min-f1", type=float, default=0.90)
     parser.add_argument("--min-critical-recall", type=float, default=0.90)
+    parser.add_argument("--max-critical-fp-rate", type=float, default=0.01)
     args = parser.parse_args(argv)
     if not args.model.exists():
         print(f"error: no model at {args.model}; run `make train` first", file=sys.stderr)
@@ -155,6 +181,13 @@ def main(argv: List[str]) -> int:
             "intents": r.per_intent(),
             "confusions": r.confusions(),
             "critical_false_positives": r.critical_false_positives(),
+            "critical": {
+                intent: {
+                    "strict_recall": r.per_intent().get(intent, {}).get("recall", 0.0),
+                    "safety_recall": r.safety_recall(intent),
+                }
+                for intent in CRITICAL
+            },
         }
         for r in results
     }
@@ -173,16 +206,28 @@ def main(argv: List[str]) -> int:
         )
         if m["f1"] < args.min_f1:
             failures.append(f"{r.language}: macro-F1 {m['f1']:.3f} < {args.min_f1}")
-        for text, true, predicted in r.critical_false_positives():
-            failures.append(
-                f"{r.language}: '{predicted}' reached by a guess (true intent {true}): {text!r}"
-            )
+    print(f"\n{'language':<10} {'intent':<20} {'strict recall':>13} {'safety recall':>13}")
+    for r in results:
         for intent in CRITICAL:
-            recall = r.per_intent().get(intent, {}).get("recall", 0.0)
-            if recall < args.min_critical_recall:
+            strict = r.per_intent().get(intent, {}).get("recall", 0.0)
+            safety = r.safety_recall(intent)
+            print(f"{r.language:<10} {intent:<20} {strict:>13.2f} {safety:>13.2f}")
+            if safety < args.min_critical_recall:
                 failures.append(
-                    f"{r.language}: {intent} recall {recall:.2f} < {args.min_critical_recall}"
+                    f"{r.language}: {intent} safety recall {safety:.2f} "
+                    f"< {args.min_critical_recall}"
                 )
+    print("\nCritical intent predicted for another message (false positives):")
+    for r in results:
+        rate = r.critical_fp_rate()
+        print(f"  {r.language}: {len(r.critical_false_positives())} ({rate:.1%})")
+        for text, true, predicted in r.critical_false_positives():
+            print(f"    {predicted} <- {true}: {text!r}")
+        if rate > args.max_critical_fp_rate:
+            failures.append(
+                f"{r.language}: critical false-positive rate {rate:.1%} "
+                f"> {args.max_critical_fp_rate:.0%}"
+            )
     print(f"\nFull report: {args.out / 'report.md'}")
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)

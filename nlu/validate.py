@@ -17,6 +17,9 @@ import warnings
 from pathlib import Path
 from typing import List, Set
 
+# The config refers to the custom components as nlu.*: make the project importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 UNUSED = re.compile(r"The utterance '(?P<name>utter_\w+)' is not used in any story or rule\.")
 USED_BY_RASA = {"utter_default"}  # action_default_fallback (core fallback)
 # Rasa 3.6 raises this on loading any domain with slots, whatever they contain.

@@ -71,3 +71,19 @@ async def test_delete_says_which_reports_stay_with_staff(
     await ActionDeleteMyData().run(dispatcher, make_tracker(intent="affirm"), domain)
     assert dispatcher.messages[0]["response"] == "utter_data_deleted_reports_kept"
     assert dispatcher.messages[0]["count"] == 1
+
+
+async def test_possible_danger_gets_the_emergency_numbers_first(
+    make_tracker, domain, dispatcher
+) -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.8},
+        {"name": "urgent_help", "confidence": 0.55},
+        {"name": "ask_rights_abroad", "confidence": 0.3},
+    ]
+    tracker = make_tracker(intent="nlu_fallback", ranking=ranking, language="en")
+    await ActionClarify().run(dispatcher, tracker, domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_urgent_numbers", "utter_clarify"]
+    assert "111-247-786" in dispatcher.messages[0]["hotlines"]
+    first_button = dispatcher.messages[1]["buttons"][0]
+    assert first_button == {"title": "I'm in danger now", "payload": "/urgent_help"}
