@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 RASA_VENV   ?= .venv-rasa
 PY          := $(RASA_VENV)/bin/python
-RASA        := PYTHONPATH=$(CURDIR) $(RASA_VENV)/bin/rasa
+RASA        := $(RASA_VENV)/bin/rasa
 DATA        := nlu/data
 DOMAIN      := domain.yml
 CONFIG      := config.yml
