@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("RAHNUMA_MODEL", ROOT / "models/rahnuma.tar.gz"))
-ACTION_URL = os.environ.get("ACTION_SERVER_URL", "http://localhost:5055/webhook")
+ACTION_SERVER = os.environ.get("ACTION_SERVER_URL", "http://localhost:5055")
 URDU_LETTERS = re.compile(r"[\u0600-\u06ff]")
 
 
@@ -32,7 +32,11 @@ def agent() -> Any:
     from dialogue.tracker_store import ErasingInMemoryTrackerStore
 
     assert MODEL.exists(), f"no trained model at {MODEL}: run `make train`"
-    loaded = Agent.load(str(MODEL), action_endpoint=EndpointConfig(ACTION_URL))
+    loaded = Agent.load(
+        str(MODEL),
+        action_endpoint=EndpointConfig(f"{ACTION_SERVER}/webhook"),
+        generator=EndpointConfig(f"{ACTION_SERVER}/nlg"),
+    )
     loaded.tracker_store = ErasingInMemoryTrackerStore(domain=loaded.domain)
     loaded.processor.tracker_store = loaded.tracker_store
     return loaded
