@@ -1,8 +1,9 @@
 """Read-only access to the deployer's data files under ``content/``.
 
-Hotlines, offices, promoters and topic titles live in data files with a source
-and a verified date per entry, so a deployer can update them without touching
-code. Files are read once per process (``lru_cache``); set
+``directory.yml`` holds helplines, Protectorate offices, Migrant Resource
+Centres and fee limits; ``promoters.csv`` the licence list; ``topics.yml`` the
+topic titles. Each entry has a source and a verified date, so a deployer can
+update them without touching code. Files are read once per process (``lru_cache``); set
 ``RAHNUMA_CONTENT_DIR`` to point the action server at another copy.
 """
 
@@ -46,7 +47,7 @@ def _load_yaml(name: str) -> Dict[str, Any]:
 
 @dataclass(frozen=True)
 class Hotline:
-    """One helpline, as listed in content/hotlines.yml."""
+    """One helpline, as listed in content/directory.yml."""
 
     id: str
     number: str
@@ -62,9 +63,15 @@ class Hotline:
 
 
 @lru_cache(maxsize=1)
+def directory() -> Dict[str, Any]:
+    """content/directory.yml, read once."""
+    return _load_yaml("directory.yml")
+
+
+@lru_cache(maxsize=1)
 def hotlines() -> List[Hotline]:
-    """Every helpline in the data file, confirmed or not."""
-    entries = _load_yaml("hotlines.yml").get("hotlines") or []
+    """Every helpline in the directory, confirmed or not."""
+    entries = directory().get("hotlines") or []
     try:
         return [
             Hotline(
@@ -79,7 +86,7 @@ def hotlines() -> List[Hotline]:
             for entry in entries
         ]
     except (KeyError, TypeError) as error:
-        raise ContentError(f"hotlines.yml: malformed entry ({error})") from error
+        raise ContentError(f"directory.yml: malformed helpline ({error})") from error
 
 
 def confirmed_hotlines(emergency_only: bool = False) -> List[Hotline]:
@@ -100,10 +107,27 @@ def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
     return "; ".join(f"{line.name(language)}: {line.number}" for line in lines)
 
 
-@lru_cache(maxsize=1)
 def offices() -> Dict[str, Any]:
     """The Protectorate offices, Migrant Resource Centres and nearest-office hints."""
-    return _load_yaml("offices.yml")
+    return directory()
+
+
+@lru_cache(maxsize=1)
+def fee_limits() -> Dict[str, int]:
+    """Confirmed legal fee limits in rupees, by id (e.g. ``oep_placement``)."""
+    limits = {}
+    for entry in directory().get("fee_limits") or []:
+        try:
+            if entry["confirmed"]:
+                limits[str(entry["id"])] = int(entry["amount"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ContentError(f"directory.yml: malformed fee limit ({error})") from error
+    return limits
+
+
+def directory_values() -> Dict[str, Any]:
+    """Placeholders every response may use: ``{fee_<id>}`` for each fee limit."""
+    return {f"fee_{key}": amount for key, amount in fee_limits().items()}
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
 """Helplines, and the first answer to someone in danger.
 
-Numbers come only from content/hotlines.yml (confirmed entries), never from
+Numbers come only from content/directory.yml (confirmed entries), never from
 code or from the domain's texts.
 """
 

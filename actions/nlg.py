@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from actions.content import language_of
+from actions.content import directory_values, language_of
 from actions.i18n import BUTTON_CONTEXT, DOMAIN_CONTEXT_SMS, fill, sms_context, translate
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Renderer:
         values: Optional[Mapping[str, Any]] = None,
     ) -> Rendered:
         """Response ``name`` in ``language`` for ``channel``, placeholders filled."""
-        values = values or {}
+        values = {**directory_values(), **(values or {})}
         full, short = self._variations(name)
         full_text = fill(translate(str(full["text"]), language, name), values, language)
         buttons = [

@@ -1,6 +1,6 @@
 """Where to register: Protectorate of Emigrants offices and Migrant Resource Centres.
 
-Only offices marked confirmed in content/offices.yml are named.
+Only offices marked confirmed in content/directory.yml are named.
 """
 
 from __future__ import annotations

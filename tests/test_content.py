@@ -9,7 +9,8 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from actions.content import confirmed_hotlines, hotlines
+from actions.content import confirmed_hotlines, fee_limits, hotlines
+from actions.nlg import renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -57,7 +58,7 @@ def _numbers(text: str) -> List[str]:
 
 def test_every_number_in_a_response_is_a_listed_figure() -> None:
     # A phone number, fee or figure that is not listed in content/sources.yml fails here:
-    # numbers to call reach users only from content/hotlines.yml, through the actions.
+    # numbers to call reach users only from content/directory.yml, through the actions.
     listed = {**SOURCES["figures"]}
     for name, extra in SOURCES["policy_figures"].items():
         listed[name] = [*listed.get(name, []), *extra]
@@ -117,3 +118,14 @@ def test_only_confirmed_hotlines_are_served_and_each_is_sourced() -> None:
     for line in served:
         assert set(line.names) == set(LANGUAGES)
         assert line.verified == "2026-11-22"
+
+
+@pytest.mark.skipif(not FACT_SHEET.exists(), reason="needs ../shared beside the checkout")
+def test_fee_limits_are_the_fact_sheets_and_reach_the_answer() -> None:
+    sheet = FACT_SHEET.read_text(encoding="utf-8")
+    limits = fee_limits()
+    assert limits == {"oep_placement": 15000, "oep_processing": 6000}
+    for amount in limits.values():
+        assert f"Rs {amount:,}" in sheet
+    answer = renderer().render("utter_recruitment_fees", "ur_Latn").text
+    assert "Rs 15,000" in answer and "Rs 6,000" in answer
