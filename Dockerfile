@@ -2,8 +2,8 @@
 # (run with different commands). Python 3.10: Rasa 3.6 supports 3.8-3.10 only.
 #
 #   docker build -t rahnuma-rasa .
-#   docker run rahnuma-rasa                                   # Rasa on :5005 (REST channel)
-#   docker run rahnuma-rasa rasa run actions --actions actions # action server on :5055
+#   docker run rahnuma-rasa                                          # Rasa on :5005 (REST channel)
+#   docker run -e ACTION_HOST=0.0.0.0 rahnuma-rasa python -m actions.server  # actions + NLG on :5055
 FROM python:3.10-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=/app
@@ -17,6 +17,8 @@ COPY nlu/ nlu/
 COPY actions/ actions/
 COPY dialogue/ dialogue/
 COPY content/ content/
+COPY locales/ locales/
+RUN python -m babel.messages.frontend compile -d locales --statistics
 
 FROM base AS trained
 RUN rasa train --data nlu/data --domain domain.yml --config config.yml \
