@@ -96,6 +96,11 @@ def confirmed_hotlines(emergency_only: bool = False) -> List[Hotline]:
     ]
 
 
+def join_list(items: Sequence[str], separator: str, language: str) -> str:
+    """Items joined for one sentence; Urdu uses its own comma (،)."""
+    return ("، " if language == URDU else separator).join(items)
+
+
 def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
     """'Name: number' pairs joined for one message.
 
@@ -103,8 +108,10 @@ def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
     inside right-to-left text keeps its order (1122, 111-247-786).
     """
     if language == URDU:
-        return "، ".join(f"{line.name(URDU)}: \u2066{line.number}\u2069" for line in lines)
-    return "; ".join(f"{line.name(language)}: {line.number}" for line in lines)
+        items = [f"{line.name(URDU)}: \u2066{line.number}\u2069" for line in lines]
+    else:
+        items = [f"{line.name(language)}: {line.number}" for line in lines]
+    return join_list(items, "; ", language)
 
 
 def offices() -> Dict[str, Any]:

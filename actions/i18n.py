@@ -25,7 +25,7 @@ from babel.numbers import format_decimal
 
 from actions.content import ENGLISH, LANGUAGES, ROMAN_URDU, URDU, topics
 
-DOMAIN_CONTEXT_SMS = "sms"
+SMS = "sms"  # the channel name, and the domain variation key for the short form
 BUTTON_CONTEXT = "button"
 TOPIC_CONTEXT = "topic"
 # Babel locales for numbers and dates. Roman Urdu readers use Latin digits and
@@ -79,7 +79,7 @@ def topic_title(intent: str, language: str) -> Optional[str]:
 
 def sms_context(response: str) -> str:
     """The msgctxt of a response's SMS short form."""
-    return f"{response} ({DOMAIN_CONTEXT_SMS})"
+    return f"{response} ({SMS})"
 
 
 def format_value(value: Any, language: str) -> str:
@@ -119,7 +119,7 @@ def _texts(responses: Mapping[str, List[Dict[str, Any]]]) -> Iterator[Tuple[str,
         for variation in variations:
             if variation.get("condition"):
                 continue  # translations live in catalogs, not in the domain
-            sms = variation.get("channel") == DOMAIN_CONTEXT_SMS
+            sms = variation.get("channel") == SMS
             yield (sms_context(name) if sms else name), str(variation["text"])
             for button in variation.get("buttons") or []:
                 yield BUTTON_CONTEXT, str(button["title"])

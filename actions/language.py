@@ -50,12 +50,11 @@ def next_language(tracker: Tracker) -> Optional[str]:
     latest = tracker.latest_message or {}
     detection = latest.get("language_detection") or {}
     detected = detection.get("code")
+    confident = bool(detection.get("confident"))
     if detected not in LANGUAGES:
-        metadata = latest.get("metadata") or {}
-        hint = metadata.get("language")
-        detected, confident = (hint, False) if hint in LANGUAGES else (None, False)
-    else:
-        confident = bool(detection.get("confident"))
+        # No text to detect (a button payload): the gateway's hint, never confident.
+        hint = (latest.get("metadata") or {}).get("language")
+        detected, confident = (hint if hint in LANGUAGES else None), False
     current = tracker.get_slot("language")
     if current not in LANGUAGES:
         return detected or ENGLISH

@@ -27,11 +27,10 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from actions.content import directory_values, language_of
-from actions.i18n import BUTTON_CONTEXT, DOMAIN_CONTEXT_SMS, fill, sms_context, translate
+from actions.i18n import BUTTON_CONTEXT, SMS, fill, sms_context, translate
 
 logger = logging.getLogger(__name__)
 
-SMS = "sms"
 FALLBACK_RESPONSE = "utter_default"
 
 
@@ -84,7 +83,7 @@ class Renderer:
         except KeyError as error:
             raise UnknownResponseError(name) from error
         full = next(v for v in variations if not v.get("channel"))
-        short = next((v for v in variations if v.get("channel") == DOMAIN_CONTEXT_SMS), None)
+        short = next((v for v in variations if v.get("channel") == SMS), None)
         return full, short
 
     def render(

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.content import URDU, language_of, localized_city, offices
+from actions.content import join_list, language_of, localized_city, offices
 from actions.i18n import pgettext
 
 
@@ -21,7 +21,7 @@ def _confirmed(entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def _join(names: List[str], language: str) -> str:
-    return "، ".join(names) if language == URDU else ", ".join(names)
+    return join_list(names, ", ", language)
 
 
 def office_answer(city: Optional[str], language: str) -> Dict[str, Any]:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,14 +24,12 @@ Key = Tuple[str, str]  # (msgctxt, msgid)
 
 
 def _extract() -> Dict[Key, int]:
-    method_map = [
-        ("domain.yml", "actions.i18n:extract_domain"),
-        ("content/topics.yml", "actions.i18n:extract_topics"),
-        ("actions/**.py", "python"),
-    ]
+    # The same mapping `make extract` uses, read from babel.cfg.
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
+        method_map, options_map = parse_mapping_cfg(handle, "babel.cfg")
     found: Dict[Key, int] = {}
     for _filename, lineno, message, _comments, context in extract_from_dir(
-        str(ROOT), method_map=method_map
+        str(ROOT), method_map=method_map, options_map=options_map
     ):
         if isinstance(message, str):
             found[(context or "", message)] = lineno
