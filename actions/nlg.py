@@ -10,6 +10,11 @@ the gettext catalogs; the form depends on the channel:
   budget, ending with how to get more) when it has one, and the full text in
   ``custom.rahnuma.more`` for the gateway to page out when the user replies MORE.
 
+Every response also carries ``custom.rahnuma.language`` (the language it was
+rendered in) and ``custom.rahnuma.response`` (its name), so the gateway can
+word its own messages in the conversation's language and notice when the
+user's data was erased.
+
 Buttons are returned as ``{"title", "payload"}`` pairs: a channel shows them as
 inline buttons (Telegram) or as a numbered menu (SMS).
 
@@ -45,19 +50,22 @@ class Rendered:
     text: str
     buttons: List[Dict[str, str]] = field(default_factory=list)
     more: Optional[str] = None  # the full text, when an SMS short form was chosen
+    language: Optional[str] = None
+    response: Optional[str] = None
 
     def as_nlg_json(self) -> Dict[str, Any]:
         """The body Rasa's NLG client expects."""
-        body: Dict[str, Any] = {
+        ours: Dict[str, Any] = {"language": self.language, "response": self.response}
+        if self.more:
+            ours["more"] = self.more
+        return {
             "text": self.text,
             "buttons": self.buttons,
             "image": None,
             "elements": [],
             "attachments": [],
+            "custom": {"rahnuma": ours},
         }
-        if self.more:
-            body["custom"] = {"rahnuma": {"more": self.more}}
-        return body
 
 
 class Renderer:
@@ -108,8 +116,8 @@ class Renderer:
             text = fill(
                 translate(str(short["text"]), language, sms_context(name)), values, language
             )
-            return Rendered(text, buttons, more=full_text)
-        return Rendered(full_text, buttons)
+            return Rendered(text, buttons, more=full_text, language=language, response=name)
+        return Rendered(full_text, buttons, language=language, response=name)
 
 
 def default_domain_path() -> Path:

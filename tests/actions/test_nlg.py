@@ -30,7 +30,9 @@ def test_short_form_for_sms_with_the_full_text_for_more() -> None:
     rendered = Renderer(RESPONSES).render("utter_fee", "en", "sms", {"amount": 15000})
     assert rendered.text == "Max Rs 15,000. Reply MORE for details."
     assert rendered.more == "A promoter may charge at most Rs 15,000."
-    assert rendered.as_nlg_json()["custom"] == {"rahnuma": {"more": rendered.more}}
+    assert rendered.as_nlg_json()["custom"] == {
+        "rahnuma": {"more": rendered.more, "language": "en", "response": "utter_fee"}
+    }
 
 
 def test_numbers_and_dates_follow_the_locale() -> None:

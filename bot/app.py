@@ -1,0 +1,289 @@
+"""The gateway as an ASGI app: the routes of the contract and the lifespan that builds everything.
+
+    POST /telegram/webhook   Telegram updates (secret header checked, constant time)
+    POST /sms/twilio         Twilio SMS webhooks (signature checked against PUBLIC_URL)
+    GET  /healthz            the process is up
+    GET  /readyz             Redis and Rasa answer
+    GET  /metrics            Prometheus
+
+Nothing is built at import time: Redis, HTTP clients and the ptb Application
+are made in ``lifespan`` (python-telegram-bot's starlettebot example). Errors
+become HTTP answers here, in one place: a forged call gets 403 and nothing is
+processed; a body that is not a webhook gets 400; an outage of Redis gets 503
+so the provider delivers again. Never logs bodies, addresses or secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Sequence
+from urllib.parse import parse_qsl
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from bot import texts
+from bot.conversation import Conversations, Inbound, Outgoing
+from bot.errors import ForgedRequest, GatewayError
+from bot.identity import AddressBook, Pseudonyms, Sealer
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from bot.rasa import RasaClient
+from bot.settings import Settings
+from bot.sms import SmsChannel, twiml, verify
+from bot.telegram import (
+    TelegramChannel,
+    build_application,
+    install_handlers,
+    route_update,
+    webhook_update,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1_000_000
+TELEGRAM_PATH = "/telegram/webhook"
+SMS_PATH = "/sms/twilio"
+XML = "application/xml"
+
+
+@dataclass
+class Gateway:
+    """Everything the routes need, built by the lifespan."""
+
+    settings: Settings
+    redis: Redis
+    metrics: Metrics
+    conversations: Conversations
+    rasa: RasaClient
+    outbox: Outbox
+    telegram: Optional[TelegramChannel] = None
+    sms: Optional[SmsChannel] = None
+    validator: Optional[RequestValidator] = None
+
+
+def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlette:
+    """The gateway app for ``settings`` (run it with uvicorn, see ``bot/__main__.py``)."""
+    metrics = metrics or Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            gateway = await _build(settings, metrics, stack)
+            app.state.gateway = gateway
+            yield
+
+    routes = [
+        Route(TELEGRAM_PATH, telegram_webhook, methods=["POST"]),
+        Route(SMS_PATH, sms_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_exception_handler(ForgedRequest, _forged)  # type: ignore[arg-type]
+    app.add_exception_handler(GatewayError, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(RedisError, _unavailable)  # type: ignore[arg-type]
+    return app
+
+
+async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack) -> Gateway:
+    redis = Redis.from_url(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
+    stack.push_async_callback(http.aclose)
+    sealer = Sealer(settings.data_keys.__str__())
+    prefix = settings.redis_prefix
+    addresses = AddressBook(redis, sealer, prefix, settings.address_retention_days * 86400)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, http)
+    outbox = Outbox(redis, prefix, sealer, addresses, metrics)
+    conversations = Conversations(
+        redis, prefix, Pseudonyms(str(settings.pseudonym_key)), sealer, addresses, rasa,
+        outbox, metrics, settings.rate_limit_per_minute, settings.address_retention_days * 86400,
+    )
+    gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox)
+    if settings.sms_enabled:
+        assert settings.twilio_auth_token is not None and settings.twilio_account_sid
+        assert settings.twilio_from_number is not None
+        gateway.sms = SmsChannel(
+            settings.twilio_account_sid, str(settings.twilio_auth_token),
+            settings.twilio_from_number, settings.twilio_api_url, settings.sms_max_segments,
+            metrics,
+        )
+        stack.push_async_callback(gateway.sms.close)
+        gateway.validator = RequestValidator(str(settings.twilio_auth_token))
+        conversations.channels["sms"] = gateway.sms
+        outbox.register("sms", _sending(gateway.sms.send))
+    if settings.telegram_enabled:
+        assert settings.telegram_bot_token is not None
+        application = build_application(
+            str(settings.telegram_bot_token), settings.telegram_api_url,
+            polling=not settings.telegram_webhook,
+        )
+        gateway.telegram = TelegramChannel(application, redis, prefix)
+        conversations.channels["telegram"] = gateway.telegram
+        outbox.register("telegram", _sending(gateway.telegram.send))
+        await stack.enter_async_context(application)
+        if settings.telegram_webhook:
+            assert settings.telegram_webhook_secret is not None
+            await application.bot.set_webhook(
+                url=settings.public(TELEGRAM_PATH),
+                secret_token=str(settings.telegram_webhook_secret),
+                allowed_updates=["message", "callback_query"],
+            )
+            logger.info("telegram: webhook registered", extra={"mode": "webhook"})
+        else:
+            install_handlers(application, conversations)
+            await application.start()
+            stack.push_async_callback(application.stop)
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=["message", "callback_query"])
+            stack.push_async_callback(application.updater.stop)
+            logger.info("telegram: long polling (no PUBLIC_URL)", extra={"mode": "polling"})
+    await outbox.ensure_group()
+    for worker in (conversations.sweep(), outbox.work()):
+        task = asyncio.create_task(worker)
+        stack.callback(task.cancel)
+    stack.push_async_callback(conversations.wait_idle)
+    logger.info(
+        "gateway ready",
+        extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
+    )
+    return gateway
+
+
+def _sending(
+    send: Callable[[str, Sequence[Outgoing]], Awaitable[None]],
+) -> Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]:
+    async def sender(pseudonym: str, address: str, messages: Sequence[Outgoing]) -> None:
+        await send(address, messages)
+
+    return sender
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def _body(request: Request) -> bytes:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            break
+    return body[:MAX_BODY]
+
+
+async def telegram_webhook(request: Request) -> Response:
+    """Telegram's webhook: secret checked first, then the update queued."""
+    gateway = _gateway(request)
+    settings = gateway.settings
+    if gateway.telegram is None or not settings.telegram_webhook:
+        return PlainTextResponse("Telegram is not configured for webhooks", status_code=404)
+    expected = str(settings.telegram_webhook_secret).encode()
+    given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
+    if not hmac.compare_digest(given, expected):
+        gateway.metrics.rejected.labels("telegram", "secret").inc()
+        raise ForgedRequest("bad Telegram secret token")
+    gateway.metrics.received.labels("telegram").inc()
+    try:
+        data = json.loads(await _body(request))
+    except ValueError:
+        gateway.metrics.rejected.labels("telegram", "malformed").inc()
+        return PlainTextResponse("body is not JSON", status_code=400)
+    update = webhook_update(data, gateway.telegram.application)
+    if update is None:
+        gateway.metrics.rejected.labels("telegram", "malformed").inc()
+        return PlainTextResponse("body is not a Telegram update", status_code=400)
+    await route_update(update, gateway.conversations)
+    return PlainTextResponse("ok")
+
+
+async def sms_webhook(request: Request) -> Response:
+    """Twilio's webhook: signature checked first; the answer as TwiML within the budget."""
+    gateway = _gateway(request)
+    settings = gateway.settings
+    if gateway.sms is None or gateway.validator is None:
+        return PlainTextResponse("SMS is not configured", status_code=404)
+    raw = await _body(request)
+    params: Dict[str, str] = dict(
+        parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+    )
+    url = settings.public(SMS_PATH) + (f"?{request.url.query}" if request.url.query else "")
+    try:
+        verify(gateway.validator, url, params, request.headers.get("x-twilio-signature", ""))
+    except ForgedRequest:
+        gateway.metrics.rejected.labels("sms", "signature").inc()
+        raise
+    gateway.metrics.received.labels("sms").inc()
+    sid, sender = params.get("MessageSid", ""), params.get("From", "")
+    if not sid or not sender:
+        gateway.metrics.rejected.labels("sms", "malformed").inc()
+        return PlainTextResponse("MessageSid and From are required", status_code=400)
+    media = "mms" if params.get("NumMedia", "0") not in ("", "0") else None
+    inbound = Inbound("sms", sender, sid, params.get("Body", ""), media=media)
+    accepted = await gateway.conversations.accept(inbound)
+    conversations = gateway.conversations
+    messages: List[Outgoing] = []
+    if accepted.status == "rate_limited":
+        language = await conversations.language_of(accepted.pseudonym)
+        messages = [Outgoing(texts.text("rate_limited", language))]
+    elif accepted.status == "new":
+        outcome, messages = await conversations.wait_for_sms_answer(
+            sid, settings.sms_reply_budget
+        )
+        if outcome == "holding":
+            language = await conversations.language_of(accepted.pseudonym)
+            messages = [Outgoing(texts.text("holding", language))]
+    for message in messages:
+        gateway.sms.count_sent(message.text)
+    return Response(twiml(messages), media_type=XML)
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when Redis and Rasa both answer."""
+    gateway = _gateway(request)
+    try:
+        redis_ok = bool(await asyncio.wait_for(gateway.redis.ping(), timeout=2.0))
+    except (RedisError, OSError, asyncio.TimeoutError):
+        redis_ok = False
+    rasa_ok = await gateway.rasa.ready()
+    ready = redis_ok and rasa_ok
+    body = {"status": "ready" if ready else "not ready", "redis": redis_ok, "rasa": rasa_ok}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(
+        _gateway(request).metrics.render(), media_type="text/plain; version=0.0.4"
+    )
+
+
+async def _forged(request: Request, error: ForgedRequest) -> Response:
+    logger.warning("webhook refused", extra={"path": request.url.path, "reason": str(error)})
+    return PlainTextResponse("forbidden", status_code=403)
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    logger.error(
+        "webhook could not be taken in", extra={"path": request.url.path}, exc_info=error
+    )
+    return PlainTextResponse("temporarily unavailable", status_code=503)

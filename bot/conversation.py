@@ -1,0 +1,481 @@
+"""The heart of the gateway: every message is taken in once, in order, and answered.
+
+A webhook hands an ``Inbound`` message to ``Conversations.accept``, which in
+one Redis transaction (a Lua script) drops it if its ``update_id`` /
+``MessageSid`` was seen before, or appends it, sealed, to the user's inbox.
+Then whoever holds the user's lock (any gateway process) drains that inbox
+head first: the channel interprets the message (SMS keywords, menu numbers,
+MORE), Rasa answers, the channel shapes the answer, and it is delivered. A
+message leaves the inbox only after its answer was delivered or queued, so a
+crash or an outage of Rasa loses nothing: the ``due`` schedule brings the
+inbox back to a process, with backoff, until Rasa answers again.
+
+Delivery: Telegram replies are sent through the Bot API at once. An SMS
+webhook waits up to its budget for its own answer to come back as TwiML; if
+the budget runs out or Rasa is down, the webhook answers with a short holding
+message and the real answer goes through the outbox (Twilio's REST API) when
+it exists. Who answers is decided by an atomic claim, so an answer is never
+sent both ways and never lost between them.
+
+Never logs message text, addresses or Telegram ids: only pseudonyms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
+
+from redis.asyncio import Redis
+from redis.exceptions import LockError
+
+from bot import texts
+from bot.errors import DeliveryError, RasaUnavailable
+from bot.identity import AddressBook, Pseudonyms, Sealer
+from bot.metrics import Metrics
+from bot.rasa import Button, RasaClient, Reply
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4096  # Telegram's own limit; longer (forged) bodies are cut
+SEEN_TTL = 48 * 3600  # Telegram keeps undelivered updates 24 h
+LOCK_TTL = 120.0
+SAFETY_NET_SECONDS = 30.0  # when an inbox is looked at again if its process died
+MAX_BACKOFF = 60.0
+REPLY_TTL = 300
+
+ACCEPT_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a user, as a webhook or the poller received it."""
+
+    channel: str  # "telegram" | "sms"
+    address: str  # chat id or phone number: only ever stored encrypted
+    message_id: str  # update_id or MessageSid: duplicates are dropped on it
+    text: str = ""
+    payload: Optional[str] = None  # a pressed button: sent to Rasa verbatim
+    media: Optional[str] = None  # what kind of non-text content arrived
+    language_hint: Optional[str] = None
+    language_choice: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to a user, shaped for its channel."""
+
+    text: str
+    buttons: Tuple[Button, ...] = ()
+
+
+@dataclass
+class UserState:
+    """What the gateway remembers of a conversation between messages."""
+
+    language: Optional[str] = None
+    menu: List[str] = field(default_factory=list)  # payloads behind "1", "2", ...
+    more: List[str] = field(default_factory=list)  # SMS pages still to send
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class ToRasa:
+    """Send this to the assistant."""
+
+    message: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer locally, without the assistant."""
+
+    messages: Tuple[Outgoing, ...] = ()
+
+
+Step = ToRasa | Answer
+
+
+class Channel(Protocol):
+    """What a front door (Telegram, SMS) contributes to a conversation."""
+
+    name: str
+
+    def interpret(self, inbound: Inbound, user: UserState) -> Step:
+        """What to do with an inbound message: ask the assistant or answer locally."""
+
+    def shape(self, replies: Sequence[Reply], user: UserState) -> List[Outgoing]:
+        """The assistant's replies as this channel's messages (may update ``user``)."""
+
+    async def send(self, address: str, messages: Sequence[Outgoing]) -> None:
+        """Delivers messages now; raises DeliveryError when the provider refuses."""
+
+
+class Outbox(Protocol):
+    """Where replies wait when they cannot be delivered at once (``bot/outbox.py``)."""
+
+    async def put(self, pseudonym: str, channel: str, messages: Sequence[Outgoing]) -> None:
+        """Queues messages for delivery to ``pseudonym``."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What became of an inbound message at the door."""
+
+    pseudonym: str
+    status: str  # "new" | "duplicate" | "rate_limited" | "rate_limited_again"
+
+
+def encode_outgoing(messages: Sequence[Outgoing]) -> str:
+    """Messages as the JSON the outbox and the reply lists carry."""
+    return json.dumps([asdict(message) for message in messages], ensure_ascii=False)
+
+
+def decode_outgoing(raw: str) -> List[Outgoing]:
+    """The inverse of the JSON the outbox and the reply lists carry."""
+    return [
+        Outgoing(item["text"], tuple(Button(**button) for button in item.get("buttons") or ()))
+        for item in json.loads(raw)
+    ]
+
+
+class Conversations:
+    """Takes messages in, keeps each user's in order, and gets them answered."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        pseudonyms: Pseudonyms,
+        sealer: Sealer,
+        addresses: AddressBook,
+        rasa: RasaClient,
+        outbox: Outbox,
+        metrics: Metrics,
+        rate_limit_per_minute: int,
+        retention_seconds: int,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._pseudonyms = pseudonyms
+        self._sealer = sealer
+        self.addresses = addresses
+        self._rasa = rasa
+        self._outbox = outbox
+        self._metrics = metrics
+        self._rate_limit = rate_limit_per_minute
+        self._retention = retention_seconds
+        self._accept = redis.register_script(ACCEPT_SCRIPT)
+        self.channels: Dict[str, Channel] = {}
+        self._tasks: Set[asyncio.Task[None]] = set()
+
+    # -- keys --------------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    @property
+    def _due(self) -> str:
+        return self._key("due")
+
+    # -- the door -----------------------------------------------------------
+
+    def pseudonym(self, channel: str, address: str) -> str:
+        """The pseudonym of ``address`` on ``channel``."""
+        return self._pseudonyms.of(channel, address)
+
+    async def accept(self, inbound: Inbound) -> Accepted:
+        """Takes a message in (once) and starts answering it; returns at once."""
+        pseudonym = self.pseudonym(inbound.channel, inbound.address)
+        window = int(time.time() // 60)
+        rate_key = self._key("rate", pseudonym, str(window))
+        count = int(await self._redis.incr(rate_key))
+        if count == 1:
+            await self._redis.expire(rate_key, 120)
+        if count > self._rate_limit:
+            self._metrics.rate_limited.labels(inbound.channel).inc()
+            first = count == self._rate_limit + 1
+            return Accepted(pseudonym, "rate_limited" if first else "rate_limited_again")
+        await self.addresses.remember(pseudonym, inbound.address)
+        item = {
+            "channel": inbound.channel,
+            "message_id": inbound.message_id,
+            "text": inbound.text[:MAX_MESSAGE_CHARS],
+            "payload": inbound.payload,
+            "media": inbound.media,
+            "language_hint": inbound.language_hint,
+            "language_choice": inbound.language_choice,
+            "received": time.time(),
+        }
+        sealed = self._sealer.seal(json.dumps(item, ensure_ascii=False))
+        fresh = await self._accept(
+            keys=[
+                self._key("seen", inbound.channel, inbound.message_id),
+                self._key("inbox", pseudonym),
+                self._due,
+            ],
+            args=[SEEN_TTL, sealed, time.time() + SAFETY_NET_SECONDS, pseudonym],
+        )
+        if not fresh:
+            self._metrics.duplicates.labels(inbound.channel).inc()
+            return Accepted(pseudonym, "duplicate")
+        self.spawn(self.drain(pseudonym))
+        return Accepted(pseudonym, "new")
+
+    async def take(self, inbound: Inbound) -> Accepted:
+        """``accept`` for channels that reply by sending: the rate-limit notice is sent here."""
+        accepted = await self.accept(inbound)
+        if accepted.status == "rate_limited":
+            language = await self.language_of(accepted.pseudonym) or inbound.language_hint
+            notice = [Outgoing(texts.text("rate_limited", language))]
+            try:
+                await self.channels[inbound.channel].send(inbound.address, notice)
+            except DeliveryError as error:
+                logger.warning("rate-limit notice to %s failed: %s", accepted.pseudonym, error)
+        return accepted
+
+    def spawn(self, coroutine: Any) -> None:
+        """Runs work in the background, keeping a reference until it ends."""
+        task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self) -> None:
+        """Waits for background work started here (used at shutdown and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the inbox ----------------------------------------------------------
+
+    async def drain(self, pseudonym: str) -> None:
+        """Answers the user's queued messages in order, if no other process is doing so."""
+        inbox = self._key("inbox", pseudonym)
+        while True:
+            lock = self._redis.lock(
+                self._key("lock", pseudonym), timeout=LOCK_TTL, blocking=False
+            )
+            if not await lock.acquire():
+                return  # the holder drains, and looks again after releasing
+            blocked = False
+            try:
+                while (raw := await self._redis.lindex(inbox, 0)) is not None:
+                    if not await self._answer(pseudonym, raw):
+                        blocked = True
+                        break
+                    await self._redis.lpop(inbox)
+                    await lock.reacquire()
+                if not blocked:
+                    await self._redis.zrem(self._due, pseudonym)
+                    await self._redis.delete(self._key("retries", pseudonym))
+            finally:
+                try:
+                    await lock.release()
+                except LockError:
+                    logger.warning("inbox lock expired while answering %s", pseudonym)
+            if blocked or not await self._redis.llen(inbox):
+                return
+
+    async def _answer(self, pseudonym: str, raw: bytes) -> bool:
+        """Answers one queued message; False when it must wait (Rasa unavailable)."""
+        item: Dict[str, Any] = json.loads(self._sealer.open(raw))
+        channel = self.channels.get(item["channel"])
+        if channel is None:
+            logger.error("no channel %r configured; dropping a queued message", item["channel"])
+            return True
+        started = time.monotonic()
+        user = await self._load_user(pseudonym)
+        inbound = Inbound(
+            channel=item["channel"],
+            address="",
+            message_id=item["message_id"],
+            text=item.get("text") or "",
+            payload=item.get("payload"),
+            media=item.get("media"),
+            language_hint=item.get("language_hint"),
+            language_choice=item.get("language_choice"),
+        )
+        erase = False
+        try:
+            step = channel.interpret(inbound, user)
+            if isinstance(step, ToRasa):
+                metadata = {
+                    "channel": channel.name,
+                    "language": user.language or inbound.language_hint or texts.ENGLISH,
+                    **step.metadata,
+                }
+                replies = await self._rasa.send(pseudonym, step.message, metadata)
+                for reply in replies:
+                    if reply.language in texts.LANGUAGES:
+                        user.language = reply.language
+                erase = any(
+                    (reply.response or "").startswith("utter_data_deleted") for reply in replies
+                )
+                messages = channel.shape(replies, user)
+            else:
+                messages = list(step.messages)
+        except RasaUnavailable as error:
+            self._metrics.errors.labels("rasa_unavailable").inc()
+            await self._hold(pseudonym, item, user)
+            await self._retry_later(pseudonym)
+            logger.warning("rasa unavailable for %s: %s", pseudonym, error)
+            return False
+        except Exception:
+            # A bug must not wedge the user's inbox: apologise and move on.
+            logger.exception("answering a message for %s failed", pseudonym)
+            self._metrics.errors.labels("internal").inc()
+            messages = [Outgoing(texts.text("error", user.language))]
+        if not erase:
+            await self._save_user(pseudonym, user)
+        await self._deliver(pseudonym, item, messages)
+        if erase:  # after the confirmation went out: it needed the address
+            await self.forget(pseudonym)
+        self._metrics.handled.labels(channel.name, user.language or "unknown").inc()
+        self._metrics.latency.labels(channel.name).observe(time.monotonic() - started)
+        return True
+
+    async def _retry_later(self, pseudonym: str) -> None:
+        tries = int(await self._redis.incr(self._key("retries", pseudonym)))
+        await self._redis.expire(self._key("retries", pseudonym), 86400)
+        delay = min(MAX_BACKOFF, 2.0 ** min(tries, 6))
+        await self._redis.zadd(self._due, {pseudonym: time.time() + delay})
+
+    async def _hold(self, pseudonym: str, item: Mapping[str, Any], user: UserState) -> None:
+        """Tells the user, once per message, that the answer will come later."""
+        held = await self._redis.set(
+            self._key("held", item["channel"], item["message_id"]), "1", nx=True, ex=SEEN_TTL
+        )
+        if not held:
+            return
+        holding = [Outgoing(texts.text("holding", user.language))]
+        await self._deliver(pseudonym, item, holding, holding=True)
+
+    # -- delivery -----------------------------------------------------------
+
+    async def _deliver(
+        self,
+        pseudonym: str,
+        item: Mapping[str, Any],
+        messages: Sequence[Outgoing],
+        holding: bool = False,
+    ) -> None:
+        channel_name = item["channel"]
+        if channel_name == "sms":
+            await self._deliver_sms(pseudonym, item, messages, holding)
+            return
+        if not messages:
+            return
+        address = await self.addresses.lookup(pseudonym)
+        if address is None:
+            logger.warning("no address kept for %s; reply dropped", pseudonym)
+            self._metrics.errors.labels("address_expired").inc()
+            return
+        try:
+            await self.channels[channel_name].send(address, messages)
+        except DeliveryError as error:
+            logger.warning("delivery to %s failed (%s); queued for retry", pseudonym, error)
+            await self._outbox.put(pseudonym, channel_name, messages)
+
+    async def _deliver_sms(
+        self,
+        pseudonym: str,
+        item: Mapping[str, Any],
+        messages: Sequence[Outgoing],
+        holding: bool,
+    ) -> None:
+        """Hands the answer to the waiting webhook as TwiML, or else to the outbox."""
+        message_id = item["message_id"]
+        claim = self._key("claim", message_id)
+        replies = self._key("reply", message_id)
+        if holding:
+            if await self._redis.set(claim, "async", nx=True, ex=REPLY_TTL):
+                await self._redis.rpush(replies, json.dumps({"holding": True}))
+                await self._redis.expire(replies, REPLY_TTL)
+            return
+        if await self._redis.set(claim, "sync", nx=True, ex=REPLY_TTL):
+            await self._redis.rpush(replies, encode_outgoing(messages))
+            await self._redis.expire(replies, REPLY_TTL)
+        elif messages:
+            await self._outbox.put(pseudonym, "sms", messages)
+
+    async def wait_for_sms_answer(
+        self, message_id: str, budget: float
+    ) -> Tuple[str, List[Outgoing]]:
+        """For an SMS webhook: ("answer", messages), or ("holding", []) past the budget."""
+        claim = self._key("claim", message_id)
+        replies = self._key("reply", message_id)
+        popped = await self._redis.blpop([replies], timeout=budget)
+        if popped is None:
+            if await self._redis.set(claim, "async", nx=True, ex=REPLY_TTL):
+                return "holding", []
+            # The answer was claimed for this webhook a moment ago: it is on its way.
+            popped = await self._redis.blpop([replies], timeout=5)
+            if popped is None:
+                return "holding", []
+        body = json.loads(popped[1])
+        if isinstance(body, dict):
+            return "holding", []
+        return "answer", decode_outgoing(popped[1])
+
+    # -- per-user state -----------------------------------------------------
+
+    async def _load_user(self, pseudonym: str) -> UserState:
+        raw = await self._redis.get(self._key("user", pseudonym))
+        user = UserState()
+        if raw:
+            data = json.loads(raw)
+            user = UserState(
+                language=data.get("language"),
+                menu=list(data.get("menu") or []),
+                more=list(data.get("more") or []),
+            )
+        user.opted_out = bool(await self._redis.sismember(self._key("optout"), pseudonym))
+        return user
+
+    async def _save_user(self, pseudonym: str, user: UserState) -> None:
+        data = {"language": user.language, "menu": user.menu, "more": user.more}
+        await self._redis.set(
+            self._key("user", pseudonym), json.dumps(data, ensure_ascii=False), ex=self._retention
+        )
+        if user.opted_out:
+            await self._redis.sadd(self._key("optout"), pseudonym)
+        else:
+            await self._redis.srem(self._key("optout"), pseudonym)
+
+    async def language_of(self, pseudonym: str) -> Optional[str]:
+        """The conversation's language as last seen, if any."""
+        return (await self._load_user(pseudonym)).language
+
+    async def is_opted_out(self, pseudonym: str) -> bool:
+        """True when this SMS user sent STOP (or its Urdu forms) and not START since."""
+        return bool(await self._redis.sismember(self._key("optout"), pseudonym))
+
+    async def forget(self, pseudonym: str) -> None:
+        """Erases what the gateway keeps about a user (the opt-out stays, by law and kindness)."""
+        await self._redis.delete(self._key("user", pseudonym))
+        await self.addresses.forget(pseudonym)
+
+    # -- background ---------------------------------------------------------
+
+    async def sweep(self, interval: float = 1.0) -> None:
+        """Forever: drains inboxes whose retry time has come (Rasa back, a process died)."""
+        while True:
+            try:
+                due = await self._redis.zrangebyscore(
+                    self._due, "-inf", time.time(), start=0, num=50
+                )
+                for pseudonym in due:
+                    self.spawn(self.drain(pseudonym.decode()))
+            except Exception:
+                logger.exception("sweeping due inboxes failed")
+            await asyncio.sleep(interval)

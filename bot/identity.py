@@ -1,0 +1,79 @@
+"""Who a user is, as far as the rest of the system may know.
+
+Rasa, logs and metrics see only a pseudonym: a keyed HMAC of channel and
+address (``tg-…`` / ``sms-…``). The address itself (Telegram chat id, phone
+number) is needed only to send a late reply, so it is kept encrypted (Fernet)
+in Redis under the pseudonym, and expires ``ADDRESS_RETENTION_DAYS`` after the
+user's last message. Anything else personal the gateway keeps (queued message
+text) goes through the same ``Sealer``.
+
+Never logs an address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from redis.asyncio import Redis
+
+PREFIXES = {"telegram": "tg", "sms": "sms"}
+
+
+class Sealer:
+    """Encrypts small values at rest; several keys allow rotation (the first encrypts)."""
+
+    def __init__(self, keys: str) -> None:
+        self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",")])
+
+    def seal(self, value: str) -> bytes:
+        """The encrypted form of ``value``."""
+        return self._fernet.encrypt(value.encode("utf-8"))
+
+    def open(self, token: bytes) -> str:
+        """The value sealed in ``token``; raises ``InvalidToken`` if it was not ours."""
+        return self._fernet.decrypt(token).decode("utf-8")
+
+
+class Pseudonyms:
+    """Stable, unlinkable sender ids."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode("utf-8")
+
+    def of(self, channel: str, address: str) -> str:
+        """The pseudonym Rasa sees for ``address`` on ``channel``."""
+        digest = hmac.new(self._key, f"{channel}:{address}".encode(), hashlib.sha256)
+        return f"{PREFIXES[channel]}-{digest.hexdigest()[:32]}"
+
+
+class AddressBook:
+    """Encrypted pseudonym → address, with a time limit."""
+
+    def __init__(self, redis: Redis, sealer: Sealer, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._sealer = sealer
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+
+    def _key(self, pseudonym: str) -> str:
+        return f"{self._prefix}:address:{pseudonym}"
+
+    async def remember(self, pseudonym: str, address: str) -> None:
+        """Keeps the address until the retention limit (renewed on every message)."""
+        await self._redis.set(self._key(pseudonym), self._sealer.seal(address), ex=self._ttl)
+
+    async def lookup(self, pseudonym: str) -> str | None:
+        """The address, or None when it expired, was erased or cannot be decrypted."""
+        token = await self._redis.get(self._key(pseudonym))
+        if token is None:
+            return None
+        try:
+            return self._sealer.open(token)
+        except InvalidToken:
+            return None
+
+    async def forget(self, pseudonym: str) -> None:
+        """Erases the address."""
+        await self._redis.delete(self._key(pseudonym))

@@ -1,0 +1,180 @@
+"""The gateway's settings: one typed, frozen object read from the environment and ``.env``.
+
+Everything the gateway needs to know about its surroundings is here, read once
+at start-up by ``Settings.load()``. A missing or malformed value fails at once
+with a message naming the variable and how to fix it. Secrets are kept as
+``starlette.datastructures.Secret`` so ``repr``/logging never prints them, and no
+secret has a default.
+
+Channels are switched on by their credentials: ``TELEGRAM_BOT_TOKEN`` alone
+gives a long-polling bot; with ``PUBLIC_URL`` it becomes a webhook bot and
+needs ``TELEGRAM_WEBHOOK_SECRET``. SMS needs all of ``TWILIO_ACCOUNT_SID``,
+``TWILIO_AUTH_TOKEN``, ``TWILIO_FROM_NUMBER`` and ``PUBLIC_URL``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Optional, TypeVar
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+from bot.errors import ConfigError
+
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+N = TypeVar("N", int, float)
+SECRETS_HINT = "run `make secrets` to write fresh keys to .env"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the gateway."""
+
+    pseudonym_key: Secret
+    data_keys: Secret  # one or more Fernet keys, comma-separated; the first encrypts
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    public_url: Optional[str] = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "rahnuma"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 30.0
+    telegram_bot_token: Optional[Secret] = None
+    telegram_webhook_secret: Optional[Secret] = None
+    telegram_api_url: str = "https://api.telegram.org"
+    twilio_account_sid: Optional[str] = None
+    twilio_auth_token: Optional[Secret] = None
+    twilio_from_number: Optional[str] = None
+    twilio_api_url: str = "https://api.twilio.com"
+    address_retention_days: int = 30
+    sms_reply_budget: float = 10.0
+    sms_max_segments: int = 3
+    rate_limit_per_minute: int = 20
+    log_level: str = "INFO"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """A Telegram bot token is configured."""
+        return self.telegram_bot_token is not None
+
+    @property
+    def telegram_webhook(self) -> bool:
+        """Telegram calls us (webhook) rather than us polling it."""
+        return self.telegram_enabled and self.public_url is not None
+
+    @property
+    def sms_enabled(self) -> bool:
+        """Twilio credentials are configured."""
+        return self.twilio_account_sid is not None
+
+    def public(self, path: str) -> str:
+        """The URL Telegram or Twilio calls for ``path`` (what Twilio signs)."""
+        if self.public_url is None:
+            raise ConfigError("PUBLIC_URL is not set")
+        return self.public_url.rstrip("/") + path
+
+    @classmethod
+    def load(
+        cls, environ: Optional[Mapping[str, str]] = None, env_file: Optional[Path] = None
+    ) -> Settings:
+        """Reads and checks the settings; raises ConfigError naming what is wrong."""
+        config = (
+            Config(environ=environ) if environ is not None
+            else Config(env_file if env_file is not None else ".env")
+        )
+        settings = cls(
+            pseudonym_key=_required(config, "RAHNUMA_PSEUDONYM_KEY"),
+            data_keys=_required(config, "RAHNUMA_DATA_KEY"),
+            gateway_host=config("GATEWAY_HOST", default="127.0.0.1"),
+            gateway_port=_number(config, "GATEWAY_PORT", int, 8080),
+            public_url=_optional(config, "PUBLIC_URL"),
+            redis_url=config("REDIS_URL", default="redis://127.0.0.1:6379/0"),
+            redis_prefix=config("REDIS_PREFIX", default="rahnuma"),
+            rasa_url=config("RASA_URL", default="http://127.0.0.1:5005").rstrip("/"),
+            rasa_timeout=_number(config, "RASA_TIMEOUT_SECONDS", float, 30.0),
+            telegram_bot_token=_secret(config, "TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=_secret(config, "TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_url=config(
+                "TELEGRAM_API_URL", default="https://api.telegram.org"
+            ).rstrip("/"),
+            twilio_account_sid=_optional(config, "TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=_secret(config, "TWILIO_AUTH_TOKEN"),
+            twilio_from_number=_optional(config, "TWILIO_FROM_NUMBER"),
+            twilio_api_url=config("TWILIO_API_URL", default="https://api.twilio.com").rstrip("/"),
+            address_retention_days=_number(config, "ADDRESS_RETENTION_DAYS", int, 30),
+            sms_reply_budget=_number(config, "SMS_REPLY_BUDGET_SECONDS", float, 10.0),
+            sms_max_segments=_number(config, "SMS_MAX_SEGMENTS", int, 3),
+            rate_limit_per_minute=_number(config, "RATE_LIMIT_PER_MINUTE", int, 20),
+            log_level=config("LOG_LEVEL", default="INFO").upper(),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raises ConfigError when settings contradict each other or are malformed."""
+        if len(str(self.pseudonym_key)) < 32:
+            raise ConfigError(f"RAHNUMA_PSEUDONYM_KEY must be at least 32 characters; {SECRETS_HINT}")
+        for key in str(self.data_keys).split(","):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError as error:
+                raise ConfigError(
+                    f"RAHNUMA_DATA_KEY must be Fernet keys (url-safe base64 of 32 bytes), "
+                    f"comma-separated; {SECRETS_HINT}"
+                ) from error
+        if self.public_url is not None and urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise ConfigError("PUBLIC_URL must start with https:// (or http:// for local peers)")
+        if self.telegram_webhook:
+            secret = self.telegram_webhook_secret
+            if secret is None:
+                raise ConfigError(
+                    "TELEGRAM_WEBHOOK_SECRET is required when PUBLIC_URL is set "
+                    "(1-256 characters of A-Z a-z 0-9 _ -)"
+                )
+            if not WEBHOOK_SECRET_PATTERN.fullmatch(str(secret)):
+                raise ConfigError("TELEGRAM_WEBHOOK_SECRET may only use A-Z a-z 0-9 _ - (1-256)")
+        twilio = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_FROM_NUMBER": self.twilio_from_number,
+        }
+        if any(value is not None for value in twilio.values()):
+            missing = [name for name, value in twilio.items() if value is None]
+            if self.public_url is None:
+                missing.append("PUBLIC_URL")
+            if missing:
+                raise ConfigError(f"SMS is half-configured: set {', '.join(missing)} as well")
+        if self.sms_max_segments < 1 or self.sms_reply_budget <= 0:
+            raise ConfigError("SMS_MAX_SEGMENTS and SMS_REPLY_BUDGET_SECONDS must be positive")
+
+
+def _optional(config: Config, name: str) -> Optional[str]:
+    value: str = config(name, default="")
+    return value.strip() or None
+
+
+def _secret(config: Config, name: str) -> Optional[Secret]:
+    value = _optional(config, name)
+    return Secret(value) if value is not None else None
+
+
+def _required(config: Config, name: str) -> Secret:
+    value = _secret(config, name)
+    if value is None:
+        raise ConfigError(f"{name} is not set; {SECRETS_HINT}")
+    return value
+
+
+def _number(config: Config, name: str, kind: Callable[[str], N], default: N) -> N:
+    raw = _optional(config, name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from error

@@ -1,0 +1,267 @@
+"""The SMS front door (Twilio): signed webhooks in, TwiML or REST messages out.
+
+What an SMS user can send besides a question:
+
+- STOP and the carrier keywords (STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT,
+  REVOKE, OPTOUT), or بند / BAND / ROKO: no further SMS until START
+  (or شروع / SHURU). Twilio itself stops English keywords on long codes; the
+  Urdu ones are ours to honour.
+- HELP / INFO / مدد / MADAD: a short help text. Only the whole message counts:
+  "I need help" goes to the assistant.
+- MORE / مزید / MAZEED: the next page of a long answer.
+- 1, 2, ... (or Urdu digits ۱ ۲): the button of that number in the last menu.
+
+Replies are shaped to the SMS budget (``SMS_MAX_SEGMENTS`` billed segments per
+message, counted as carriers bill them, see ``bot/segments.py``): the
+assistant's short form with the full text paged behind MORE, buttons as a
+numbered menu on the last page. Payloads are never shown.
+
+Never logs phone numbers or message text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, List, Optional, Sequence
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import texts
+from bot.conversation import Answer, Inbound, Outgoing, Step, ToRasa, UserState
+from bot.errors import DeliveryError, ForgedRequest
+from bot.menu import numbered_menu
+from bot.metrics import Metrics
+from bot.rasa import Reply
+from bot.segments import TWILIO_MAX_CHARS, count
+
+TWILIO_API = "https://api.twilio.com"
+STOP_WORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
+     "بند", "band", "roko", "band karo", "بند کرو", "بند کریں", "رکو"}
+)
+START_WORDS = frozenset({"start", "unstop", "yes", "شروع", "shuru", "shuru karo", "شروع کرو"})
+HELP_WORDS = frozenset({"help", "info", "مدد", "madad"})
+MORE_WORDS = frozenset({"more", "مزید", "mazeed", "mazid", "aur", "اور"})
+# Carrier keywords Twilio answers itself on long codes: we record, but do not reply.
+TWILIO_HANDLES = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+)
+_PUNCTUATION = re.compile(r"[\s\.\!\?،۔؟,;:\"'()]+")
+_SENTENCE_END = re.compile(r"(?<=[\.\!\?۔؟])\s+|\n+")
+
+
+def keyword(text: str) -> str:
+    """The message reduced to a keyword: lower case, no marks, punctuation or extra spaces."""
+    cleaned = "".join(
+        c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) not in ("Cf", "Cc")
+    )
+    return " ".join(_PUNCTUATION.sub(" ", cleaned).split()).casefold()
+
+
+def menu_choice(text: str) -> Optional[int]:
+    """The number a reply like "2", "۲" or " 2. " picks, or None."""
+    cleaned = keyword(text)
+    if not cleaned or len(cleaned) > 3:
+        return None
+    digits = "".join(str(unicodedata.digit(c, -1)) for c in cleaned)
+    if "-" in digits or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def _fits(body: str, max_segments: int) -> bool:
+    return count(body).segments <= max_segments and len(body) <= TWILIO_MAX_CHARS
+
+
+def _pieces(text: str, limit: int) -> List[str]:
+    """Sentences, with any sentence too long for a page cut at spaces (or hard)."""
+    pieces: List[str] = []
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not sentence:
+            continue
+        while not _fits(sentence, limit):
+            words = sentence.split(" ")
+            head = ""
+            for word in words:
+                candidate = f"{head} {word}".strip()
+                if head and not _fits(candidate, limit):
+                    break
+                head = candidate
+            if not _fits(head, limit):  # one enormous word: cut by characters
+                head = sentence
+                while not _fits(head, limit):
+                    head = head[: max(1, len(head) * 9 // 10)]
+            pieces.append(head)
+            sentence = sentence[len(head):].strip()
+        if sentence:
+            pieces.append(sentence)
+    return pieces
+
+
+def paginate(text: str, menu: str, more_hint: str, max_segments: int) -> List[str]:
+    """SMS bodies for ``text`` and its menu, each within ``max_segments``.
+
+    Every page but the last ends with the MORE hint; the menu goes on the last
+    page (or a page of its own when it does not fit there).
+    """
+    whole = f"{text}\n{menu}" if menu else text
+    if _fits(whole, max_segments):
+        return [whole]
+    pages: List[str] = []
+    current = ""
+    for piece in _pieces(text, max_segments):
+        candidate = f"{current} {piece}".strip() if current else piece
+        if current and not _fits(f"{candidate}\n{more_hint}", max_segments):
+            pages.append(current)
+            current = piece
+        else:
+            current = candidate
+    if current:
+        pages.append(current)
+    if menu:
+        if _fits(f"{pages[-1]}\n{menu}", max_segments):
+            pages[-1] = f"{pages[-1]}\n{menu}"
+        else:
+            pages.append(menu)
+    # A page too long for its hint is rare (one piece filling the budget): shorten the hint away.
+    return [
+        f"{page}\n{more_hint}" if _fits(f"{page}\n{more_hint}", max_segments) else page
+        for page in pages[:-1]
+    ] + pages[-1:]
+
+
+class RebasedTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """Twilio's async client, pointed at ``TWILIO_API_URL`` (a local peer in tests)."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        super().__init__(timeout=timeout)
+        self._base = base_url.rstrip("/")
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self._base + url[len(TWILIO_API):]
+        return await super().request(method, url, *args, **kwargs)
+
+
+class SmsChannel:
+    """SMS keywords, menus and paging; sending through Twilio's REST API."""
+
+    name = "sms"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_url: str,
+        max_segments: int,
+        metrics: Metrics,
+    ) -> None:
+        self._from = from_number
+        self._max_segments = max_segments
+        self._metrics = metrics
+        self._http = RebasedTwilioHttpClient(api_url)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+
+    async def close(self) -> None:
+        """Closes the HTTP session to Twilio."""
+        await self._http.close()
+
+    def interpret(self, inbound: Inbound, user: UserState) -> Step:
+        """Keywords and menu numbers are answered here; everything else goes to Rasa."""
+        word = keyword(inbound.text)
+        language = user.language
+        if word in STOP_WORDS:
+            user.opted_out = True
+            user.more = []
+            if word in TWILIO_HANDLES:
+                return Answer()
+            return Answer((Outgoing(texts.text("sms_stopped", language)),))
+        if user.opted_out:
+            if word in START_WORDS:
+                user.opted_out = False
+                return Answer((Outgoing(texts.text("sms_started", language)),))
+            return Answer()  # nothing may be sent to an opted-out number
+        if inbound.media and not word:
+            return Answer((Outgoing(texts.text("media_sms", language)),))
+        if not word:
+            return Answer((Outgoing(texts.text("empty", language)),))
+        if word in HELP_WORDS:
+            return Answer((Outgoing(texts.text("sms_help", language)),))
+        if word in MORE_WORDS:
+            if not user.more:
+                return Answer((Outgoing(texts.text("sms_no_more", language)),))
+            page = user.more.pop(0)
+            return Answer((Outgoing(page),))
+        choice = menu_choice(inbound.text)
+        if choice is not None and user.menu:
+            if 1 <= choice <= len(user.menu):
+                return ToRasa(user.menu[choice - 1])
+            return Answer((Outgoing(texts.text("sms_no_menu", language)),))
+        return ToRasa(inbound.text.lstrip("/") or inbound.text)
+
+    def shape(self, replies: Sequence[Reply], user: UserState) -> List[Outgoing]:
+        """One SMS body within budget; the rest kept for MORE; buttons as a numbered menu."""
+        if not replies:
+            return []
+        language = user.language
+        hint = texts.text("sms_more", language)
+        buttons = []
+        seen = set()
+        for reply in replies:
+            for button in reply.buttons:
+                if button.payload not in seen:
+                    seen.add(button.payload)
+                    buttons.append(button)
+        user.menu = [button.payload for button in buttons]
+        menu = numbered_menu([{"title": b.title, "payload": b.payload} for b in buttons])
+        short = "\n\n".join(reply.text.strip() for reply in replies)
+        if any(reply.more for reply in replies):
+            full = "\n\n".join((reply.more or reply.text).strip() for reply in replies)
+            first = [short if _fits(short, self._max_segments) else ""]
+            rest = paginate(full, menu, hint, self._max_segments)
+            if not first[0]:
+                first, rest = rest[:1], rest[1:]
+            user.more = rest
+            return [Outgoing(first[0])]
+        pages = paginate(short, menu, hint, self._max_segments)
+        user.more = pages[1:]
+        return [Outgoing(pages[0])]
+
+    async def send(self, address: str, messages: Sequence[Outgoing]) -> None:
+        """Sends through Twilio's Messages API; an unsubscribed number raises DeliveryError."""
+        for message in messages:
+            try:
+                await self._client.messages.create_async(
+                    to=address, from_=self._from, body=message.text
+                )
+            except TwilioRestException as error:
+                raise DeliveryError(f"Twilio refused the message (code {error.code})") from error
+            except Exception as error:  # aiohttp and socket errors
+                raise DeliveryError(f"Twilio unreachable: {type(error).__name__}") from error
+            self.count_sent(message.text)
+
+    def count_sent(self, body: str) -> None:
+        """Counts the billed segments of a body sent (TwiML or REST)."""
+        counted = count(body)
+        self._metrics.sms_segments.labels(counted.encoding).inc(counted.segments)
+
+
+def twiml(messages: Sequence[Outgoing]) -> str:
+    """The TwiML answer carrying ``messages`` (an empty ``<Response/>`` for none)."""
+    response = MessagingResponse()
+    for message in messages:
+        response.message(message.text)
+    return str(response)
+
+
+def verify(validator: RequestValidator, url: str, params: dict[str, str], signature: str) -> None:
+    """Raises ForgedRequest unless Twilio signed exactly this URL and these parameters."""
+    if not signature or not validator.validate(url, params, signature):
+        raise ForgedRequest("bad Twilio signature")

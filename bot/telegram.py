@@ -1,0 +1,258 @@
+"""The Telegram front door, on python-telegram-bot 22.
+
+In production Telegram calls ``POST /telegram/webhook`` (``bot/app.py`` checks
+the ``X-Telegram-Bot-Api-Secret-Token`` header, constant-time, before this
+module sees anything); with no ``PUBLIC_URL`` the same handlers are fed by
+long polling. Handlers only turn an update into an ``Inbound`` message and
+hand it to ``Conversations``; commands, buttons and media are interpreted
+there, in the user's order:
+
+- /start, /menu, /language, /delete map to the assistant's intents;
+- a pressed button is answered (``answerCallbackQuery``, always) and its
+  payload sent to the assistant; payloads over Telegram's 64-byte
+  ``callback_data`` limit travel as a short key kept in Redis;
+- voice notes, photos, stickers, locations, documents get a short reply in
+  the user's language saying what the bot understands;
+- replies over 4096 characters are split on sentence boundaries, the buttons
+  on the last part. ``AIORateLimiter`` with retries makes a 429 wait, not drop.
+
+Never logs chat ids, user ids or message text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import List, Optional, Sequence
+
+from redis.asyncio import Redis
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot import texts
+from bot.conversation import Answer, Conversations, Inbound, Outgoing, Step, ToRasa, UserState
+from bot.errors import DeliveryError
+from bot.rasa import Reply
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_CALLBACK_BYTES = 64
+CALLBACK_TTL = 30 * 86400
+COMMANDS = {
+    "start": "/greet",
+    "menu": "/show_menu",
+    "language": "/choose_language",
+    "delete": "/delete_my_data",
+}
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s|$)")
+_SENTENCE_END = re.compile(r"(?<=[\.\!\?۔؟])\s+|\n")
+_CHOICE = re.compile(r'^/choose_language\{"language":\s*"(en|ur|ur_Latn)"\}$')
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> List[str]:
+    """``text`` in parts of at most ``limit`` characters, cut after sentences where possible."""
+    parts: List[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cuts = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = cuts[-1] if cuts else window.rfind(" ") + 1
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest.strip():
+        parts.append(rest)
+    return parts
+
+
+def language_from_code(code: Optional[str]) -> Optional[str]:
+    """A first hint from the Telegram app's language (Urdu app → Urdu)."""
+    return texts.URDU if (code or "").lower().startswith("ur") else None
+
+
+class TelegramChannel:
+    """Commands, buttons and splitting; sending through the Bot API."""
+
+    name = "telegram"
+
+    def __init__(self, application: Application, redis: Redis, prefix: str) -> None:  # type: ignore[type-arg]
+        self.application = application
+        self._redis = redis
+        self._prefix = prefix
+
+    def interpret(self, inbound: Inbound, user: UserState) -> Step:
+        """Media and unknown commands are answered here; everything else goes to Rasa."""
+        language = user.language or inbound.language_hint
+        if inbound.payload is not None:
+            choice = _CHOICE.match(inbound.payload)
+            metadata = {"language_choice": choice.group(1)} if choice else {}
+            return ToRasa(inbound.payload, metadata)
+        if inbound.media:
+            return Answer((Outgoing(texts.text("media_telegram", language)),))
+        text = inbound.text.strip()
+        command = _COMMAND.match(text)
+        if command:
+            intent = COMMANDS.get(command.group(1).lower())
+            if intent is None:
+                return Answer((Outgoing(texts.text("unknown_command", language)),))
+            return ToRasa(intent)
+        visible = "".join(c for c in text if c.isprintable() and c not in "\u200e\u200f\u061c")
+        if not visible.strip():
+            return Answer((Outgoing(texts.text("empty", language)),))
+        return ToRasa(text.lstrip("/") or text)
+
+    def shape(self, replies: Sequence[Reply], user: UserState) -> List[Outgoing]:
+        """Each reply split to Telegram's limit, buttons on its last part."""
+        messages: List[Outgoing] = []
+        for reply in replies:
+            parts = split_text(reply.text)
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                messages.append(Outgoing(part, reply.buttons if last else ()))
+        return messages
+
+    async def _callback_data(self, payload: str) -> str:
+        if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES:
+            return payload
+        key = "k:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
+        await self._redis.set(f"{self._prefix}:callback:{key}", payload, ex=CALLBACK_TTL)
+        return key
+
+    async def payload_of(self, data: str) -> Optional[str]:
+        """The payload behind a button's callback_data, None when unknown or expired."""
+        if data.startswith("/"):
+            return data
+        if data.startswith("k:"):
+            stored = await self._redis.get(f"{self._prefix}:callback:{data}")
+            return stored.decode() if stored else None
+        return None
+
+    async def send(self, address: str, messages: Sequence[Outgoing]) -> None:
+        """Sends each message; raises DeliveryError when Telegram refuses."""
+        for message in messages:
+            markup = None
+            if message.buttons:
+                rows = [
+                    [InlineKeyboardButton(b.title, callback_data=await self._callback_data(b.payload))]
+                    for b in message.buttons
+                ]
+                markup = InlineKeyboardMarkup(rows)
+            try:
+                await self.application.bot.send_message(
+                    chat_id=int(address), text=message.text, reply_markup=markup
+                )
+            except TelegramError as error:
+                raise DeliveryError(f"Telegram refused: {type(error).__name__}") from error
+
+
+def build_application(
+    token: str, api_url: str, polling: bool
+) -> Application:  # type: ignore[type-arg]
+    """The ptb Application: webhook mode has no updater; 429s are retried, not dropped."""
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=3))
+    )
+    if not polling:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+async def route_update(update: Update, conversations: Conversations) -> None:
+    """Hands one update to the conversation (webhook and polling alike).
+
+    Errors propagate: the webhook answers 503 so Telegram delivers the update
+    again (a duplicate of a queued message is then dropped), never a silent loss.
+    """
+    chat = update.effective_chat
+    if chat is None or chat.type != "private":
+        return  # groups and channels are not conversations with a user
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        await _on_button(update, query.data or "", conversations)
+        return
+    message = update.message
+    if message is None:
+        return  # edited messages, reactions and the like need no answer
+    user = update.effective_user
+    await conversations.take(
+        Inbound(
+            channel="telegram",
+            address=str(chat.id),
+            message_id=str(update.update_id),
+            text=message.text or message.caption or "",
+            media=_media_kind(update),
+            language_hint=language_from_code(user.language_code if user else None),
+        )
+    )
+
+
+async def _on_button(update: Update, data: str, conversations: Conversations) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    channel = conversations.channels["telegram"]
+    assert isinstance(channel, TelegramChannel)
+    payload = await channel.payload_of(data)
+    if payload is None:
+        pseudonym = conversations.pseudonym("telegram", str(chat.id))
+        language = await conversations.language_of(pseudonym)
+        await channel.send(str(chat.id), [Outgoing(texts.text("button_expired", language))])
+        return
+    await conversations.take(
+        Inbound(
+            channel="telegram",
+            address=str(chat.id),
+            message_id=str(update.update_id),
+            payload=payload,
+        )
+    )
+
+
+def install_handlers(application: Application, conversations: Conversations) -> None:  # type: ignore[type-arg]
+    """For long polling: every update goes through ``route_update``."""
+
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any update: queued for the conversation."""
+        await route_update(update, conversations)
+
+    async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Logs the failure (no update content) and never shows a traceback to a user."""
+        logger.error("telegram update failed", exc_info=context.error)
+
+    application.add_handler(TypeHandler(Update, on_update))
+    application.add_error_handler(on_error)
+
+
+def _media_kind(update: Update) -> Optional[str]:
+    message = update.effective_message
+    if message is None or message.text is not None:
+        return None
+    for kind in ("voice", "audio", "video_note", "video", "photo", "sticker", "animation",
+                 "document", "location", "venue", "contact", "poll", "dice"):
+        if getattr(message, kind, None):
+            return kind
+    return "other"
+
+
+def webhook_update(data: object, application: Application) -> Optional[Update]:  # type: ignore[type-arg]
+    """The Update in a webhook body, or None when the body is not one."""
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return None
+    try:
+        return Update.de_json(data, application.bot)
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        return None

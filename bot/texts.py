@@ -1,0 +1,104 @@
+"""The gateway's own words (holding messages, opt-out, media, rate limit) in three languages.
+
+English is the source text, marked with ``pgettext("gateway", ...)`` so
+``make extract`` (babel.cfg) puts it in locales/messages.pot with the context
+``gateway``; Urdu and Roman Urdu come from the same catalogs as the
+assistant's answers. Languages must stay equal: the translation tests fail on
+a missing or fuzzy entry.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from pathlib import Path
+
+ENGLISH, URDU, ROMAN_URDU = "en", "ur", "ur_Latn"
+LANGUAGES = (ENGLISH, URDU, ROMAN_URDU)
+CONTEXT = "gateway"
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+
+
+def pgettext(context: str, message: str) -> str:
+    """Marks ``message`` for extraction; the lookup happens in ``text()``."""
+    del context
+    return message
+
+
+TEXTS = {
+    "holding": pgettext(
+        "gateway",
+        "Your message has arrived. The assistant is busy right now; "
+        "its answer will follow in a few minutes.",
+    ),
+    "media_telegram": pgettext(
+        "gateway",
+        "I can only read text. Please type your question in English, Urdu or "
+        "Roman Urdu, or send /menu to see the topics.",
+    ),
+    "media_sms": pgettext(
+        "gateway",
+        "I can only read text. Please send your question as a text message, or MENU.",
+    ),
+    "empty": pgettext(
+        "gateway",
+        "Your message was empty. Please type your question, or send MENU to see the topics.",
+    ),
+    "rate_limited": pgettext(
+        "gateway",
+        "You are sending messages very fast. Please wait a minute, then send your "
+        "message again. In danger now? Call 15.",
+    ),
+    "unknown_command": pgettext(
+        "gateway",
+        "I don't know that command. Try /menu, /language or /delete, or just type your question.",
+    ),
+    "button_expired": pgettext(
+        "gateway",
+        "That button has expired. Send /menu to see the topics again.",
+    ),
+    "sms_help": pgettext(
+        "gateway",
+        "Rahnuma: free answers on safe, legal work abroad. Send a question or MENU. "
+        "MORE continues an answer. STOP ends messages. Emergency: 15.",
+    ),
+    "sms_stopped": pgettext(
+        "gateway",
+        "You will get no more messages from Rahnuma. Send START to begin again.",
+    ),
+    "sms_started": pgettext(
+        "gateway",
+        "Welcome back to Rahnuma. Send a question or MENU.",
+    ),
+    "sms_more": pgettext("gateway", "Reply MORE for the rest."),
+    "sms_no_more": pgettext(
+        "gateway",
+        "That was all. Send a question or MENU.",
+    ),
+    "sms_no_menu": pgettext(
+        "gateway",
+        "There is no list to choose from right now. Send a question or MENU.",
+    ),
+    "error": pgettext(
+        "gateway",
+        "Sorry, something went wrong on our side. Please send your message again. "
+        "In danger now? Call 15.",
+    ),
+}
+
+
+@cache
+def _catalog(language: str) -> gettext.NullTranslations:
+    if language == ENGLISH:
+        return gettext.NullTranslations()
+    try:
+        return gettext.translation("messages", str(LOCALES), languages=[language])
+    except OSError:
+        # Catalogs not compiled: English rather than nothing (make compile fixes it).
+        return gettext.NullTranslations()
+
+
+def text(key: str, language: str | None) -> str:
+    """The gateway text ``key`` in ``language`` (English when unknown)."""
+    chosen = language if language in LANGUAGES else ENGLISH
+    return _catalog(chosen).pgettext(CONTEXT, TEXTS[key])
