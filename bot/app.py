@@ -41,7 +41,7 @@ from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa import RasaClient
 from bot.settings import Settings
-from bot.sms import SmsChannel, twiml, verify
+from bot.sms import STOP_WORDS, SmsChannel, keyword, twiml, verify
 from bot.telegram import (
     TelegramChannel,
     build_application,
@@ -234,8 +234,11 @@ async def sms_webhook(request: Request) -> Response:
         return PlainTextResponse("MessageSid and From are required", status_code=400)
     media = "mms" if params.get("NumMedia", "0") not in ("", "0") else None
     inbound = Inbound("sms", sender, sid, params.get("Body", ""), media=media)
-    accepted = await gateway.conversations.accept(inbound)
     conversations = gateway.conversations
+    if keyword(inbound.text) in STOP_WORDS:
+        # At once, not in turn: an answer still on its way must not go out after STOP.
+        await conversations.opt_out(conversations.pseudonym("sms", sender))
+    accepted = await conversations.accept(inbound)
     messages: List[Outgoing] = []
     if accepted.status == "rate_limited":
         language = await conversations.language_of(accepted.pseudonym)

@@ -87,6 +87,7 @@ class UserState:
     menu: List[str] = field(default_factory=list)  # payloads behind "1", "2", ...
     more: List[str] = field(default_factory=list)  # SMS pages still to send
     opted_out: bool = False
+    was_opted_out: bool = False  # as loaded: only a change is written back
 
 
 @dataclass(frozen=True)
@@ -440,6 +441,7 @@ class Conversations:
                 more=list(data.get("more") or []),
             )
         user.opted_out = bool(await self._redis.sismember(self._key("optout"), pseudonym))
+        user.was_opted_out = user.opted_out
         return user
 
     async def _save_user(self, pseudonym: str, user: UserState) -> None:
@@ -447,10 +449,11 @@ class Conversations:
         await self._redis.set(
             self._key("user", pseudonym), json.dumps(data, ensure_ascii=False), ex=self._retention
         )
-        if user.opted_out:
-            await self._redis.sadd(self._key("optout"), pseudonym)
-        else:
-            await self._redis.srem(self._key("optout"), pseudonym)
+        if user.opted_out != user.was_opted_out:  # only what this message changed
+            if user.opted_out:
+                await self._redis.sadd(self._key("optout"), pseudonym)
+            else:
+                await self._redis.srem(self._key("optout"), pseudonym)
 
     async def language_of(self, pseudonym: str) -> Optional[str]:
         """The conversation's language as last seen, if any."""
@@ -459,6 +462,10 @@ class Conversations:
     async def is_opted_out(self, pseudonym: str) -> bool:
         """True when this SMS user sent STOP (or its Urdu forms) and not START since."""
         return bool(await self._redis.sismember(self._key("optout"), pseudonym))
+
+    async def opt_out(self, pseudonym: str) -> None:
+        """Stops every SMS to this user until they send START."""
+        await self._redis.sadd(self._key("optout"), pseudonym)
 
     async def forget(self, pseudonym: str) -> None:
         """Erases what the gateway keeps about a user (the opt-out stays, by law and kindness)."""

@@ -244,7 +244,7 @@ class SmsChannel:
             except TwilioRestException as error:
                 raise DeliveryError(f"Twilio refused the message (code {error.code})") from error
             except Exception as error:  # aiohttp and socket errors
-                raise DeliveryError(f"Twilio unreachable: {type(error).__name__}") from error
+                raise DeliveryError(f"Twilio unreachable: {type(error).__name__}: {error}") from error
             self.count_sent(message.text)
 
     def count_sent(self, body: str) -> None:

@@ -6,11 +6,12 @@ text behind an SMS short form) as a separate item after it, which is how
 Rasa's REST channel sends ``custom``. What it answers is driven by the
 message, so tests read plainly:
 
-    "/show_menu"        a menu with three buttons
+    "/show_menu", "menu"  a menu with four buttons (one payload over 64 bytes)
     "long:N"            a text of N characters made of sentences
     "sms:short"         an SMS short form with a long full text behind MORE
     "/delete_my_data"   utter_data_deleted
     anything else       "echo: <message>" in the language given in metadata
+                        (Urdu when the message has Urdu letters)
 
 ``down`` makes it answer 503; ``delay`` makes it slow. Every request is kept.
 """
@@ -39,11 +40,13 @@ class FakeRasa:
 
     def answer(self, sender: str, message: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         language = metadata.get("language_choice") or metadata.get("language") or "en"
+        if any("\u0600" <= c <= "\u06ff" for c in message):
+            language = "ur"
         if message.startswith("/choose_language") and metadata.get("language_choice"):
             language = metadata["language_choice"]
         ours: Dict[str, Any] = {"language": language, "response": "utter_echo"}
         item: Dict[str, Any] = {"recipient_id": sender}
-        if message == "/show_menu":
+        if message in ("/show_menu", "menu"):
             item["text"] = "Choose a topic:"
             item["buttons"] = [
                 {"title": "Legal ways to work abroad", "payload": "/ask_legal_migration"},
@@ -54,7 +57,7 @@ class FakeRasa:
             ]
             ours["response"] = "utter_menu"
         elif message.startswith("long:"):
-            size = int(message.split(":", 1)[1])
+            size = int(message.split(":", 1)[1].split()[0])
             base = URDU_SENTENCE if language == "ur" else SENTENCE
             item["text"] = (base * (size // len(base) + 1))[:size].rstrip()
             item["buttons"] = [{"title": "Menu", "payload": "/show_menu"}]
