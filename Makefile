@@ -5,6 +5,9 @@ SHELL := /bin/bash
 
 RASA_VENV   ?= .venv-rasa
 PY          := $(RASA_VENV)/bin/python
+BOT_VENV    ?= .venv-bot
+BOT_PY      := $(BOT_VENV)/bin/python
+BOT_PYTHON  ?= python3
 RASA        := $(RASA_VENV)/bin/rasa
 DATA        := nlu/data
 DOMAIN      := domain.yml
@@ -23,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train validate actions shell test lint types unit integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,13 +34,21 @@ help: ## List the targets
 run: install compile train ## Set up everything and chat with the assistant in this terminal
 	@scripts/with-action-server $(ACTION_PORT) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-install: $(RASA_VENV)/.installed ## Create the Rasa environment (Python 3.10) with pinned packages
+install: $(RASA_VENV)/.installed $(BOT_VENV)/.installed ## Create both environments (Rasa on Python 3.10, the gateway) with pinned packages
 
 $(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
 	@echo "==> Creating the Rasa environment in $(RASA_VENV) (first time: several minutes, ~2.7 GB)"
 	@test -x $(PY) || "$$(scripts/find-python310)" -m venv $(RASA_VENV)
 	@$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel
 	@$(PY) -m pip install --progress-bar on -r requirements/rasa.in -c requirements/rasa.lock
+	@touch $@
+
+$(BOT_VENV)/.installed: requirements/bot.in requirements/bot.lock
+	@echo "==> Creating the gateway environment in $(BOT_VENV)"
+	@$(BOT_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: the gateway needs Python >= 3.10 (set BOT_PYTHON)" >&2; exit 1; }
+	@test -x $(BOT_PY) || $(BOT_PYTHON) -m venv $(BOT_VENV)
+	@$(BOT_PY) -m pip install --quiet --upgrade pip
+	@$(BOT_PY) -m pip install --progress-bar on -r requirements/bot.in -c requirements/bot.lock
 	@touch $@
 
 train: install ## Train the model, only if data, domain, config or components changed
@@ -62,17 +73,21 @@ actions: install compile ## Run the action server (actions + NLG) in the foregro
 shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-test: lint types unit validate train test-stories eval integration ## Run the whole test suite (what CI runs)
+test: lint types unit gateway validate train test-stories eval integration ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
 lint: install ## ruff on the Python code
-	@$(RASA_VENV)/bin/ruff check actions nlu dialogue bot tests
+	@$(BOT_VENV)/bin/ruff check actions nlu dialogue bot bench tests
 
-types: install ## mypy --strict on actions/, bot/ and the NLU components
-	@$(RASA_VENV)/bin/mypy actions nlu dialogue bot
+types: install ## mypy --strict on actions/, bot/ and the NLU components (each in its own environment)
+	@$(RASA_VENV)/bin/mypy actions nlu dialogue
+	@$(BOT_VENV)/bin/mypy bot bench
 
 unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
-	@$(PY) -m pytest tests -m "not integration"
+	@$(PY) -m pytest tests -m "not integration" --ignore tests/bot
+
+gateway: install compile ## pytest: the gateway against real Redis and local Telegram/Twilio/Rasa peers
+	@scripts/with-redis $(BOT_PY) -m pytest --confcutdir tests/bot tests/bot
 
 integration: install compile train ## Whole conversations against the trained model and the action server
 	@scripts/with-action-server $(ACTION_PORT) $(PY) -m pytest tests/integration -m integration

@@ -35,7 +35,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import texts
 from bot.conversation import Conversations, Inbound, Outgoing
-from bot.errors import ForgedRequest, GatewayError
+from bot.errors import ForgedRequestError, GatewayError
 from bot.identity import AddressBook, Pseudonyms, Sealer
 from bot.metrics import Metrics
 from bot.outbox import Outbox
@@ -92,7 +92,7 @@ def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlet
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_exception_handler(ForgedRequest, _forged)  # type: ignore[arg-type]
+    app.add_exception_handler(ForgedRequestError, _forged)  # type: ignore[arg-type]
     app.add_exception_handler(GatewayError, _unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(RedisError, _unavailable)  # type: ignore[arg-type]
     return app
@@ -196,7 +196,7 @@ async def telegram_webhook(request: Request) -> Response:
     given = request.headers.get("x-telegram-bot-api-secret-token", "").encode()
     if not hmac.compare_digest(given, expected):
         gateway.metrics.rejected.labels("telegram", "secret").inc()
-        raise ForgedRequest("bad Telegram secret token")
+        raise ForgedRequestError("bad Telegram secret token")
     gateway.metrics.received.labels("telegram").inc()
     try:
         data = json.loads(await _body(request))
@@ -224,7 +224,7 @@ async def sms_webhook(request: Request) -> Response:
     url = settings.public(SMS_PATH) + (f"?{request.url.query}" if request.url.query else "")
     try:
         verify(gateway.validator, url, params, request.headers.get("x-twilio-signature", ""))
-    except ForgedRequest:
+    except ForgedRequestError:
         gateway.metrics.rejected.labels("sms", "signature").inc()
         raise
     gateway.metrics.received.labels("sms").inc()
@@ -280,7 +280,7 @@ async def metrics_endpoint(request: Request) -> Response:
     )
 
 
-async def _forged(request: Request, error: ForgedRequest) -> Response:
+async def _forged(request: Request, error: ForgedRequestError) -> Response:
     logger.warning("webhook refused", extra={"path": request.url.path, "reason": str(error)})
     return PlainTextResponse("forbidden", status_code=403)
 

@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from bot import texts
-from bot.errors import DeliveryError, RasaUnavailable
+from bot.errors import DeliveryError, RasaUnavailableError
 from bot.identity import AddressBook, Pseudonyms, Sealer
 from bot.metrics import Metrics
 from bot.rasa import Button, RasaClient, Reply
@@ -270,7 +270,7 @@ class Conversations:
                 return  # the holder drains, and looks again after releasing
             blocked = False
             try:
-                while (raw := await self._redis.lindex(inbox, 0)) is not None:
+                while (raw := await self._head(inbox)) is not None:
                     if not await self._answer(pseudonym, raw):
                         blocked = True
                         break
@@ -286,6 +286,10 @@ class Conversations:
                     logger.warning("inbox lock expired while answering %s", pseudonym)
             if blocked or not await self._redis.llen(inbox):
                 return
+
+    async def _head(self, inbox: str) -> Optional[bytes]:
+        head: Optional[bytes] = await self._redis.lindex(inbox, 0)  # type: ignore[assignment]
+        return head
 
     async def _answer(self, pseudonym: str, raw: bytes) -> bool:
         """Answers one queued message; False when it must wait (Rasa unavailable)."""
@@ -325,7 +329,7 @@ class Conversations:
                 messages = channel.shape(replies, user)
             else:
                 messages = list(step.messages)
-        except RasaUnavailable as error:
+        except RasaUnavailableError as error:
             self._metrics.errors.labels("rasa_unavailable").inc()
             await self._hold(pseudonym, item, user)
             await self._retry_later(pseudonym)
@@ -423,10 +427,10 @@ class Conversations:
             popped = await self._redis.blpop([replies], timeout=5)
             if popped is None:
                 return "holding", []
-        body = json.loads(popped[1])
-        if isinstance(body, dict):
+        raw = popped[1].decode() if isinstance(popped[1], bytes) else str(popped[1])
+        if isinstance(json.loads(raw), dict):
             return "holding", []
-        return "answer", decode_outgoing(popped[1])
+        return "answer", decode_outgoing(raw)
 
     # -- per-user state -----------------------------------------------------
 
@@ -478,7 +482,7 @@ class Conversations:
         """Forever: drains inboxes whose retry time has come (Rasa back, a process died)."""
         while True:
             try:
-                due = await self._redis.zrangebyscore(
+                due: List[bytes] = await self._redis.zrangebyscore(  # type: ignore[assignment]
                     self._due, "-inf", time.time(), start=0, num=50
                 )
                 for pseudonym in due:

@@ -2,8 +2,8 @@
 
     GatewayError
      ├── ConfigError          a setting is missing or malformed (start-up only)
-     ├── ForgedRequest        a webhook failed its signature or secret check
-     ├── RasaUnavailable      Rasa did not answer in time, or answered with an error
+     ├── ForgedRequestError        a webhook failed its signature or secret check
+     ├── RasaUnavailableError      Rasa did not answer in time, or answered with an error
      └── DeliveryError        Telegram or Twilio refused or could not take a reply
 
 Callers catch the narrow type; ``bot/app.py`` maps them to HTTP answers in one
@@ -21,13 +21,21 @@ class ConfigError(GatewayError):
     """A setting is missing or malformed."""
 
 
-class ForgedRequest(GatewayError):
+class ForgedRequestError(GatewayError):
     """A webhook call did not prove it came from Telegram or Twilio."""
 
 
-class RasaUnavailable(GatewayError):
+class RasaUnavailableError(GatewayError):
     """Rasa is down, slow, or answered with an error."""
 
 
 class DeliveryError(GatewayError):
-    """A reply could not be handed to Telegram or Twilio."""
+    """A reply could not be handed to Telegram or Twilio.
+
+    ``permanent`` means trying again cannot help (the number unsubscribed, the
+    user blocked the bot): the outbox then gives up at once.
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Optional
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from redis.asyncio import Redis
@@ -66,7 +67,7 @@ class AddressBook:
 
     async def lookup(self, pseudonym: str) -> str | None:
         """The address, or None when it expired, was erased or cannot be decrypted."""
-        token = await self._redis.get(self._key(pseudonym))
+        token: Optional[bytes] = await self._redis.get(self._key(pseudonym))  # type: ignore[assignment]
         if token is None:
             return None
         try:

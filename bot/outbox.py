@@ -87,12 +87,12 @@ class Outbox:
     async def work_once(self, block_ms: int = 1000) -> int:
         """Takes over stale entries, then reads and sends new ones; returns how many were sent."""
         sent = 0
-        claimed = await self._redis.xautoclaim(
+        claimed: Any = await self._redis.xautoclaim(
             self._stream, GROUP, self._consumer, min_idle_time=CLAIM_IDLE_MS, count=20
         )
         for entry_id, fields in claimed[1]:
             sent += await self._handle(entry_id, fields)
-        batches = await self._redis.xreadgroup(
+        batches: Any = await self._redis.xreadgroup(
             GROUP, self._consumer, {self._stream: ">"}, count=20, block=block_ms
         )
         for _stream, entries in batches or []:
@@ -127,6 +127,9 @@ class Outbox:
         try:
             await sender(pseudonym, address, messages)
         except DeliveryError as error:
+            if error.permanent:
+                logger.warning("outbox: %s for %s; entry dropped", error, pseudonym)
+                return await self._done(entry_id, channel, "refused")
             await self._failed(entry_id, fields, channel, error)
             return 0
         return await self._done(entry_id, channel, "sent")
@@ -145,7 +148,7 @@ class Outbox:
         )
         deliveries = int(info[0]["times_delivered"]) if info else 1
         if deliveries >= MAX_DELIVERIES:
-            await self._redis.xadd(self._dead, dict(fields))
+            await self._redis.xadd(self._dead, {k.decode(): v for k, v in fields.items()})
             await self._done(entry_id, channel, "dead_letter")
             logger.error("outbox: gave up after %d attempts (%s)", deliveries, error)
         else:

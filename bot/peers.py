@@ -56,7 +56,7 @@ class PeerState:
 
     def next_id(self) -> int:
         """A fresh message id."""
-        return next(self._ids)
+        return int(next(self._ids))
 
     def record(self) -> None:
         """Wakes whoever waits for something to be sent."""
@@ -92,7 +92,7 @@ def create_peers(state: PeerState) -> Starlette:
         method = request.path_params["method"]
         state.calls.append(method)
         params = await _params(request)
-        handler = BOT_METHODS.get(method.lower())
+        handler = bot_methods.get(method.lower())
         if handler is None:
             return _error(404, "Not Found: method not found")
         return await handler(params)
@@ -161,7 +161,7 @@ def create_peers(state: PeerState) -> Starlette:
     async def no_op(params: Dict[str, Any]) -> Response:
         return _ok(True)
 
-    BOT_METHODS = {
+    bot_methods = {
         "getme": get_me,
         "setwebhook": set_webhook,
         "deletewebhook": delete_webhook,

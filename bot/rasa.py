@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import httpx
 
-from bot.errors import RasaUnavailable
+from bot.errors import RasaUnavailableError
 
 REST_WEBHOOK = "/webhooks/rest/webhook"
 
@@ -97,20 +97,20 @@ class RasaClient:
     async def send(
         self, sender: str, message: str, metadata: Mapping[str, Any]
     ) -> List[Reply]:
-        """The replies to ``message``; raises RasaUnavailable when Rasa cannot answer."""
+        """The replies to ``message``; raises RasaUnavailableError when Rasa cannot answer."""
         body = {"sender": sender, "message": message, "metadata": dict(metadata)}
         try:
             response = await self._client.post(
                 self._url + REST_WEBHOOK, json=body, timeout=self._timeout
             )
         except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa unreachable: {type(error).__name__}") from error
+            raise RasaUnavailableError(f"Rasa unreachable: {type(error).__name__}") from error
         if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered HTTP {response.status_code}")
+            raise RasaUnavailableError(f"Rasa answered HTTP {response.status_code}")
         try:
             return parse_replies(response.json())
         except ValueError as error:
-            raise RasaUnavailable("Rasa answered with something that is not JSON") from error
+            raise RasaUnavailableError("Rasa answered with something that is not JSON") from error
 
     async def ready(self) -> bool:
         """True when Rasa's server answers (its model is loaded before it listens)."""

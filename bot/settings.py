@@ -118,7 +118,9 @@ class Settings:
     def check(self) -> None:
         """Raises ConfigError when settings contradict each other or are malformed."""
         if len(str(self.pseudonym_key)) < 32:
-            raise ConfigError(f"RAHNUMA_PSEUDONYM_KEY must be at least 32 characters; {SECRETS_HINT}")
+            raise ConfigError(
+                f"RAHNUMA_PSEUDONYM_KEY must be at least 32 characters; {SECRETS_HINT}"
+            )
         for key in str(self.data_keys).split(","):
             try:
                 Fernet(key.strip().encode())
@@ -127,7 +129,8 @@ class Settings:
                     f"RAHNUMA_DATA_KEY must be Fernet keys (url-safe base64 of 32 bytes), "
                     f"comma-separated; {SECRETS_HINT}"
                 ) from error
-        if self.public_url is not None and urlsplit(self.public_url).scheme not in ("http", "https"):
+        scheme = urlsplit(self.public_url).scheme if self.public_url is not None else "https"
+        if scheme not in ("http", "https"):
             raise ConfigError("PUBLIC_URL must start with https:// (or http:// for local peers)")
         if self.telegram_webhook:
             secret = self.telegram_webhook_secret

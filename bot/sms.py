@@ -34,7 +34,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import texts
 from bot.conversation import Answer, Inbound, Outgoing, Step, ToRasa, UserState
-from bot.errors import DeliveryError, ForgedRequest
+from bot.errors import DeliveryError, ForgedRequestError
 from bot.menu import numbered_menu
 from bot.metrics import Metrics
 from bot.rasa import Reply
@@ -52,6 +52,8 @@ MORE_WORDS = frozenset({"more", "مزید", "mazeed", "mazid", "aur", "اور"})
 TWILIO_HANDLES = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 )
+# Unsubscribed recipient, invalid number, body too long: retrying cannot help.
+PERMANENT_TWILIO_ERRORS = frozenset({21610, 21211, 21614, 21617})
 _PUNCTUATION = re.compile(r"[\s\.\!\?،۔؟,;:\"'()]+")
 _SENTENCE_END = re.compile(r"(?<=[\.\!\?۔؟])\s+|\n+")
 
@@ -59,7 +61,8 @@ _SENTENCE_END = re.compile(r"(?<=[\.\!\?۔؟])\s+|\n+")
 def keyword(text: str) -> str:
     """The message reduced to a keyword: lower case, no marks, punctuation or extra spaces."""
     cleaned = "".join(
-        c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) not in ("Cf", "Cc")
+        c for c in unicodedata.normalize("NFKC", text)
+        if unicodedata.category(c) not in ("Cf", "Cc")
     )
     return " ".join(_PUNCTUATION.sub(" ", cleaned).split()).casefold()
 
@@ -242,9 +245,12 @@ class SmsChannel:
                     to=address, from_=self._from, body=message.text
                 )
             except TwilioRestException as error:
-                raise DeliveryError(f"Twilio refused the message (code {error.code})") from error
+                raise DeliveryError(
+                    f"Twilio refused the message (code {error.code})",
+                    permanent=error.code in PERMANENT_TWILIO_ERRORS,
+                ) from error
             except Exception as error:  # aiohttp and socket errors
-                raise DeliveryError(f"Twilio unreachable: {type(error).__name__}: {error}") from error
+                raise DeliveryError(f"Twilio unreachable: {type(error).__name__}") from error
             self.count_sent(message.text)
 
     def count_sent(self, body: str) -> None:
@@ -262,6 +268,6 @@ def twiml(messages: Sequence[Outgoing]) -> str:
 
 
 def verify(validator: RequestValidator, url: str, params: dict[str, str], signature: str) -> None:
-    """Raises ForgedRequest unless Twilio signed exactly this URL and these parameters."""
+    """Raises ForgedRequestError unless Twilio signed exactly this URL and these parameters."""
     if not signature or not validator.validate(url, params, signature):
-        raise ForgedRequest("bad Twilio signature")
+        raise ForgedRequestError("bad Twilio signature")

@@ -29,7 +29,7 @@ from typing import List, Optional, Sequence
 
 from redis.asyncio import Redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -121,7 +121,7 @@ class TelegramChannel:
                 messages.append(Outgoing(part, reply.buttons if last else ()))
         return messages
 
-    async def _callback_data(self, payload: str) -> str:
+    async def _data(self, payload: str) -> str:
         if len(payload.encode("utf-8")) <= MAX_CALLBACK_BYTES:
             return payload
         key = "k:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
@@ -133,7 +133,9 @@ class TelegramChannel:
         if data.startswith("/"):
             return data
         if data.startswith("k:"):
-            stored = await self._redis.get(f"{self._prefix}:callback:{data}")
+            stored: Optional[bytes] = await self._redis.get(  # type: ignore[assignment]
+                f"{self._prefix}:callback:{data}"
+            )
             return stored.decode() if stored else None
         return None
 
@@ -143,7 +145,7 @@ class TelegramChannel:
             markup = None
             if message.buttons:
                 rows = [
-                    [InlineKeyboardButton(b.title, callback_data=await self._callback_data(b.payload))]
+                    [InlineKeyboardButton(b.title, callback_data=await self._data(b.payload))]
                     for b in message.buttons
                 ]
                 markup = InlineKeyboardMarkup(rows)
@@ -151,6 +153,8 @@ class TelegramChannel:
                 await self.application.bot.send_message(
                     chat_id=int(address), text=message.text, reply_markup=markup
                 )
+            except Forbidden as error:  # the user blocked the bot
+                raise DeliveryError("Telegram: forbidden", permanent=True) from error
             except TelegramError as error:
                 raise DeliveryError(f"Telegram refused: {type(error).__name__}") from error
 

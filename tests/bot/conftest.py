@@ -212,10 +212,13 @@ async def running_stack(prefix: str, **overrides: str) -> AsyncIterator[Stack]:
         )
         settings = Settings.load(environ=env)
         metrics = Metrics()
-        async with serving(create_app(settings, metrics), gateway_socket) as url:
-            async with httpx.AsyncClient(timeout=30) as http:
-                yield Stack(url, settings.public_url or gateway_url, peers, rasa, settings,
-                            metrics, http)
+        async with (
+            serving(create_app(settings, metrics), gateway_socket) as url,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            yield Stack(
+                url, settings.public_url or gateway_url, peers, rasa, settings, metrics, http
+            )
 
 
 @pytest.fixture

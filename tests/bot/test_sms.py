@@ -42,7 +42,9 @@ async def test_a_signed_sms_is_answered_in_twiml(stack: Stack) -> None:
     "tamper",
     ["no signature", "wrong token", "altered body", "added parameter", "other url", "empty"],
 )
-async def test_forged_or_altered_requests_are_refused_before_rasa(stack: Stack, tamper: str) -> None:
+async def test_forged_or_altered_requests_are_refused_before_rasa(
+    stack: Stack, tamper: str
+) -> None:
     params = stack.sms_params(PHONE, "hello")
     signature = stack.sign(params)
     if tamper == "no signature":
@@ -87,7 +89,9 @@ async def test_buttons_become_a_numbered_menu_and_numbers_map_back(stack: Stack)
     await say(stack, "menu")
     (out_of_range,) = await say(stack, "9")
     assert "no list" in out_of_range
-    assert stack.rasa.messages() == ["menu", "/ask_verify_agent", "menu", "/ask_legal_migration", "menu"]
+    assert stack.rasa.messages() == [
+        "menu", "/ask_verify_agent", "menu", "/ask_legal_migration", "menu"
+    ]
 
 
 async def test_long_answers_are_paged_with_more_within_the_segment_budget(stack: Stack) -> None:

@@ -73,7 +73,8 @@ async def test_language_button_sends_the_choice_in_metadata(stack: Stack) -> Non
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     update = {
         "update_id": stack.next_update_id(),
-        "callback_query": {"id": "cq", "chat_instance": "1", "data": keyboard[2][0]["callback_data"],
+        "callback_query": {"id": "cq", "chat_instance": "1",
+                           "data": keyboard[2][0]["callback_data"],
                            "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
                            "message": {"message_id": 1, "date": 1763800000,
                                        "chat": {"id": CHAT, "type": "private"}}},
