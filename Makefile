@@ -26,13 +26,22 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve chat secrets install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-run: install compile train ## Set up everything and chat with the assistant in this terminal
-	@scripts/with-action-server $(ACTION_PORT) $(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+run: install compile train secrets ## Set up everything, start the stack and chat with it here (as a Telegram or SMS user)
+	@$(BOT_PY) -m bot.serve --chat
+
+serve: install compile train secrets ## Rasa, action server and gateway in the foreground (Ctrl-C stops all)
+	@$(BOT_PY) -m bot.serve
+
+chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms]
+	@$(BOT_PY) -m bot.chat --channel $(or $(CHANNEL),telegram)
+
+secrets: $(BOT_VENV)/.installed ## Write the gateway's own keys to .env when missing (never overwrites)
+	@scripts/init-secrets .env
 
 install: $(RASA_VENV)/.installed $(BOT_VENV)/.installed ## Create both environments (Rasa on Python 3.10, the gateway) with pinned packages
 

@@ -226,3 +226,25 @@ def create_peers(state: PeerState) -> Starlette:
             Route("/_peer/telegram/updates", queue_update, methods=["POST"]),
         ]
     )
+
+
+def main() -> None:
+    """``python -m bot.peers --port N``: serve the peers with the credentials in the environment."""
+    import argparse
+    import os
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args()
+    state = PeerState(
+        token=os.environ["TELEGRAM_BOT_TOKEN"],
+        twilio_sid=os.environ["TWILIO_ACCOUNT_SID"],
+        twilio_token=os.environ["TWILIO_AUTH_TOKEN"],
+    )
+    uvicorn.run(create_peers(state), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

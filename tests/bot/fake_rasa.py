@@ -13,12 +13,14 @@ message, so tests read plainly:
     anything else       "echo: <message>" in the language given in metadata
                         (Urdu when the message has Urdu letters)
 
-``down`` makes it answer 503; ``delay`` makes it slow. Every request is kept.
+``down`` makes it answer 503; ``delay`` makes it slow, ``jitter`` randomly slow.
+Every request is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any, Dict, List
 
 from starlette.applications import Starlette
@@ -37,6 +39,7 @@ class FakeRasa:
         self.received: List[Dict[str, Any]] = []
         self.down = False
         self.delay = 0.0
+        self.jitter = 0.0  # up to this many extra seconds, at random: shuffles concurrent answers
 
     def answer(self, sender: str, message: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         language = metadata.get("language_choice") or metadata.get("language") or "en"
@@ -75,8 +78,8 @@ class FakeRasa:
         async def webhook(request: Request) -> Response:
             body = await request.json()
             self.received.append(body)
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if self.delay or self.jitter:
+                await asyncio.sleep(self.delay + random.random() * self.jitter)  # noqa: S311
             if self.down:
                 return PlainTextResponse("unavailable", status_code=503)
             return JSONResponse(

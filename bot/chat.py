@@ -1,0 +1,229 @@
+"""``python -m bot.chat``: talk to the running stack as a phone would, without credentials.
+
+It plays Telegram and Twilio against the gateway that ``make serve`` started
+with local peers (no real tokens): a Telegram user's message goes in as a
+real Update JSON with the webhook secret, an SMS as a form signed with
+Twilio's algorithm. What comes back is shown exactly as the phone would show
+it: Telegram messages with their buttons (type the number to press one), SMS
+bodies with their billed segments and encoding, including answers that come
+later through the REST API.
+
+    :sms / :telegram   switch channel        :quit   leave
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import secrets
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlencode
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from bot.segments import count
+from bot.texts import LANGUAGES, text
+
+LOCAL_ENV = Path("var/local.env")
+HOLDING = frozenset(text("holding", language) for language in LANGUAGES)
+HELP = "Type a message. :sms / :telegram switch channel, a number presses a button, :quit leaves."
+
+
+def read_env(path: Path) -> Dict[str, str]:
+    """KEY=VALUE lines of an env file."""
+    values: Dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+class Phone:
+    """One pretend user on both channels, talking to the gateway through the local peers."""
+
+    def __init__(self, env: Dict[str, str], gateway: str, wait: float = 90.0) -> None:
+        self.env = env
+        self.gateway = gateway.rstrip("/")
+        self.peers = env["TELEGRAM_API_URL"].rstrip("/")
+        self.public = env["PUBLIC_URL"].rstrip("/")
+        self.wait = wait
+        self.chat_id = 700_000_000 + secrets.randbelow(100_000_000)
+        self.number = "+92300" + "".join(str(secrets.randbelow(10)) for _ in range(7))
+        self._update_ids = itertools.count(int(time.time() * 1000) % 2_000_000_000)
+        self._buttons: List[Dict[str, Any]] = []
+        self._seen_telegram = 0
+        self._seen_sms = 0
+        self.http = httpx.Client(timeout=60)
+
+    # -- Telegram -------------------------------------------------------------
+
+    def telegram(self, text: str) -> List[Dict[str, Any]]:
+        """Sends a text (or presses button N) and returns the messages the bot sent."""
+        update_id = next(self._update_ids)
+        sender = {"id": self.chat_id, "is_bot": False, "first_name": "You"}
+        chat = {"id": self.chat_id, "type": "private"}
+        if text.strip().isdigit() and self._buttons and 1 <= int(text) <= len(self._buttons):
+            button = self._buttons[int(text) - 1]
+            update: Dict[str, Any] = {"update_id": update_id, "callback_query": {
+                "id": str(update_id), "chat_instance": "local", "from": sender,
+                "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
+                "data": button["callback_data"]}}
+        else:
+            update = {"update_id": update_id, "message": {
+                "message_id": update_id, "date": int(time.time()), "chat": chat,
+                "from": sender, "text": text}}
+        response = self.http.post(
+            f"{self.gateway}/telegram/webhook", json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]},
+        )
+        response.raise_for_status()
+        messages = self._collect(self._telegram_sent, "_seen_telegram")
+        for message in messages:
+            keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+            if keyboard:
+                self._buttons = [button for row in keyboard for button in row]
+        return messages
+
+    def _telegram_sent(self) -> List[Dict[str, Any]]:
+        response = self.http.get(f"{self.peers}/_peer/telegram", params={"chat_id": self.chat_id})
+        sent: List[Dict[str, Any]] = response.json()["sent"]
+        return sent
+
+    # -- SMS ------------------------------------------------------------------
+
+    def sms(self, text: str) -> List[str]:
+        """Sends an SMS; returns the bodies that reach the phone (TwiML, then REST)."""
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": self.env["TWILIO_ACCOUNT_SID"],
+            "From": self.number, "To": self.env["TWILIO_FROM_NUMBER"], "Body": text,
+            "NumMedia": "0",
+        }
+        validator = RequestValidator(self.env["TWILIO_AUTH_TOKEN"])
+        signature = validator.compute_signature(f"{self.public}/sms/twilio", params)
+        response = self.http.post(
+            f"{self.gateway}/sms/twilio", content=urlencode(params),
+            headers={"X-Twilio-Signature": signature,
+                     "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        response.raise_for_status()
+        answer = ET.fromstring(response.text)  # noqa: S314 (TwiML from our own gateway)
+        bodies = [m.text or "" for m in answer.findall("Message")]
+        holding = any(body in HOLDING for body in bodies)
+        if holding or not bodies:
+            later = self._collect(self._sms_sent, "_seen_sms", patience=self.wait if holding else 2)
+            bodies += [m["body"] for m in later]
+        return bodies
+
+    def _sms_sent(self) -> List[Dict[str, Any]]:
+        response = self.http.get(f"{self.peers}/_peer/twilio", params={"to": self.number})
+        sent: List[Dict[str, Any]] = response.json()["sent"]
+        return sent
+
+    # -- waiting --------------------------------------------------------------
+
+    def _collect(self, fetch: Any, seen_attr: str, patience: Optional[float] = None,
+                 quiet: float = 0.8) -> List[Dict[str, Any]]:
+        """New messages: waits for the first (up to ``patience``), then until quiet."""
+        deadline = time.monotonic() + (patience if patience is not None else self.wait)
+        seen = getattr(self, seen_attr)
+        last_change = time.monotonic()
+        new: List[Dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            sent = fetch()
+            if len(sent) > seen + len(new):
+                new = sent[seen:]
+                last_change = time.monotonic()
+            elif new and time.monotonic() - last_change >= quiet:
+                break
+            time.sleep(0.1)
+        setattr(self, seen_attr, seen + len(new))
+        return new
+
+
+def show_telegram(messages: List[Dict[str, Any]]) -> str:
+    """Telegram messages as the app shows them, buttons numbered."""
+    lines: List[str] = []
+    number = 1
+    for message in messages:
+        lines.append("bot › " + message["text"].replace("\n", "\n      "))
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        for row in keyboard:
+            for button in row:
+                lines.append(f"      [{number}] {button['text']}")
+                number += 1
+    return "\n".join(lines) if lines else "(no reply)"
+
+
+def show_sms(bodies: List[str]) -> str:
+    """SMS bodies as the phone shows them, with what each costs."""
+    lines: List[str] = []
+    for body in bodies:
+        counted = count(body)
+        lines.append("sms › " + body.replace("\n", "\n      "))
+        plural = "s" if counted.segments != 1 else ""
+        lines.append(f"      ({counted.segments} segment{plural}, {counted.encoding}, "
+                     f"{len(body)} characters)")
+    return "\n".join(lines) if lines else "(no SMS sent back)"
+
+
+def run(phone: Phone, channel: str, interactive: bool) -> int:
+    """The read-send-show loop; returns an exit status."""
+    if interactive:
+        print(f"Chatting as a {channel} user. {HELP}")
+    while (line := _read(channel, interactive)) is not None:
+        said = line.rstrip("\n")
+        if said in (":quit", ":q"):
+            break
+        if said in (":sms", ":telegram"):
+            channel = said[1:]
+            print(f"(now a {channel} user)")
+            continue
+        if said == ":help":
+            print(HELP)
+            continue
+        if not interactive:
+            print(f"you ({channel}) › {said}")
+        try:
+            if channel == "sms":
+                print(show_sms(phone.sms(said)))
+            else:
+                print(show_telegram(phone.telegram(said)))
+        except httpx.HTTPError as error:
+            print(f"(the gateway did not answer: {error}; is `make serve` running?)")
+            return 1
+        sys.stdout.flush()
+    return 0
+
+
+def _read(channel: str, interactive: bool) -> Optional[str]:
+    try:
+        return input(f"you ({channel}) › ") if interactive else sys.stdin.readline() or None
+    except EOFError:
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point: ``python -m bot.chat [--channel sms|telegram]``."""
+    parser = argparse.ArgumentParser(description="Talk to the running stack as a phone would.")
+    parser.add_argument("--channel", choices=("telegram", "sms"), default="telegram")
+    parser.add_argument("--gateway", default=None, help="gateway URL (default: from var/local.env)")
+    parser.add_argument("--env", type=Path, default=LOCAL_ENV)
+    args = parser.parse_args(argv)
+    if not args.env.exists():
+        print("chat needs the stack that `make serve` starts with local peers (no real "
+              f"Telegram/Twilio credentials); {args.env} is missing", file=sys.stderr)
+        return 2
+    env = read_env(args.env)
+    phone = Phone(env, args.gateway or env["GATEWAY_URL"])
+    return run(phone, args.channel, interactive=sys.stdin.isatty())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
