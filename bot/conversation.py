@@ -345,8 +345,14 @@ class Conversations:
         await self._deliver(pseudonym, item, messages)
         if erase:  # after the confirmation went out: it needed the address
             await self.forget(pseudonym)
+        elapsed = time.monotonic() - started
         self._metrics.handled.labels(channel.name, user.language or "unknown").inc()
-        self._metrics.latency.labels(channel.name).observe(time.monotonic() - started)
+        self._metrics.latency.labels(channel.name).observe(elapsed)
+        logger.info(
+            "answered",
+            extra={"pseudonym": pseudonym, "channel": channel.name, "language": user.language,
+                   "messages": len(messages), "seconds": round(elapsed, 3)},
+        )
         return True
 
     async def _retry_later(self, pseudonym: str) -> None:

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 QUIET = ("httpx", "httpcore", "twilio", "telegram", "aiohttp", "uvicorn.access", "hpack")
-STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

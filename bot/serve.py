@@ -81,7 +81,9 @@ class Stack:
 
     def start(self, child: Child) -> None:
         """Starts ``child`` with its output prefixed into the sink."""
-        env = {**os.environ, **child.env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **child.env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT),
+               # Rasa 3.6's pinned dependencies warn on every start; they are not ours to fix.
+               "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning"}
         child.process = subprocess.Popen(  # noqa: S603 (our own commands)
             child.argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
@@ -217,6 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         sink = (ROOT / args.log).open("a", encoding="utf-8")
     stack = Stack(sink)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed
     children, local = plan(env, stack)
     url = f"http://127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"
     try:

@@ -48,6 +48,9 @@ STOP_WORDS = frozenset(
 START_WORDS = frozenset({"start", "unstop", "yes", "شروع", "shuru", "shuru karo", "شروع کرو"})
 HELP_WORDS = frozenset({"help", "info", "مدد", "madad"})
 MORE_WORDS = frozenset({"more", "مزید", "mazeed", "mazid", "aur", "اور"})
+ROMAN_URDU_WORDS = frozenset(
+    {"band", "roko", "band karo", "shuru", "shuru karo", "madad", "mazeed", "mazid", "aur"}
+)
 # Carrier keywords Twilio answers itself on long codes: we record, but do not reply.
 TWILIO_HANDLES = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
@@ -65,6 +68,15 @@ def keyword(text: str) -> str:
         if unicodedata.category(c) not in ("Cf", "Cc")
     )
     return " ".join(_PUNCTUATION.sub(" ", cleaned).split()).casefold()
+
+
+def keyword_language(word: str, current: Optional[str]) -> Optional[str]:
+    """The language to answer a keyword in: the keyword's own, if it has one."""
+    if any("\u0600" <= c <= "\u06ff" for c in word):
+        return texts.URDU
+    if word in ROMAN_URDU_WORDS:
+        return texts.ROMAN_URDU
+    return current
 
 
 def menu_choice(text: str) -> Optional[int]:
@@ -179,7 +191,7 @@ class SmsChannel:
     def interpret(self, inbound: Inbound, user: UserState) -> Step:
         """Keywords and menu numbers are answered here; everything else goes to Rasa."""
         word = keyword(inbound.text)
-        language = user.language
+        language = keyword_language(word, user.language)
         if word in STOP_WORDS:
             user.opted_out = True
             user.more = []

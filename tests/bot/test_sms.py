@@ -221,3 +221,13 @@ def test_every_page_fits_the_budget_and_nothing_is_lost(text: str) -> None:
     assert all(count(page).segments <= 3 for page in pages)
     joined = "".join(p.replace("\nReply MORE", "").replace("\n1 Menu", "") for p in pages)
     assert joined.replace(" ", "") == text.replace(" ", "")
+
+
+async def test_an_urdu_keyword_is_answered_in_urdu_whatever_came_before(stack: Stack) -> None:
+    await say(stack, "hello")
+    (urdu,) = await say(stack, "مدد")
+    (roman,) = await say(stack, "madad")
+    (english,) = await say(stack, "HELP")
+    assert any("\u0600" <= c <= "\u06ff" for c in urdu)
+    assert "MENU" in roman and roman != english
+    assert english.startswith("Rahnuma: free answers")
