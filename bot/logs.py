@@ -15,7 +15,10 @@ import time
 from typing import Any
 
 QUIET = ("httpx", "httpcore", "twilio", "telegram", "aiohttp", "uvicorn.access", "hpack")
-STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
+# Record attributes that are not ``extra`` fields (uvicorn adds a coloured copy of its message).
+STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message", "asctime", "taskName", "color_message"
+}
 
 
 class JsonFormatter(logging.Formatter):
