@@ -1,9 +1,30 @@
-# Rahnuma's Rasa image: the assistant and the action server from one build
-# (run with different commands). Python 3.10: Rasa 3.6 supports 3.8-3.10 only.
+# Rahnuma's images. The default target is the Rasa image: the assistant and the
+# action server from one build (run with different commands). Python 3.10:
+# Rasa 3.6 supports 3.8-3.10 only. The gateway has its own image and
+# environment (target `gateway`), so Rasa's old pins never hold it back.
 #
 #   docker build -t rahnuma-rasa .
+#   docker build -t rahnuma-gateway --target gateway .
 #   docker run rahnuma-rasa                                          # Rasa on :5005 (REST channel)
 #   docker run -e ACTION_HOST=0.0.0.0 rahnuma-rasa python -m actions.server  # actions + NLG on :5055
+#   docker run --env-file .env rahnuma-gateway                      # gateway on :8080
+# docker-compose.yml runs them together with Redis (docs/operations.md).
+
+FROM python:3.11-slim AS gateway
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PYTHONPATH=/app \
+    GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=8080
+WORKDIR /app
+COPY requirements/bot.in requirements/bot.lock requirements/
+RUN pip install -r requirements/bot.in -c requirements/bot.lock
+COPY bot/ bot/
+COPY locales/ locales/
+RUN python -m babel.messages.frontend compile -d locales \
+ && useradd --create-home --uid 10001 rahnuma
+USER rahnuma
+EXPOSE 8080
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
+CMD ["python", "-m", "bot"]
+
 FROM python:3.10-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=/app

@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run serve chat secrets install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve chat bench secrets install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ serve: install compile train secrets ## Rasa, action server and gateway in the f
 
 chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms]
 	@$(BOT_PY) -m bot.chat --channel $(or $(CHANNEL),telegram)
+
+bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
+	@$(BOT_PY) bench/gateway.py --start --messages $(or $(N),600) --concurrency $(or $(C),20)
 
 secrets: $(BOT_VENV)/.installed ## Write the gateway's own keys to .env when missing (never overwrites)
 	@scripts/init-secrets .env

@@ -14,8 +14,9 @@ needs ``TELEGRAM_WEBHOOK_SECRET``. SMS needs all of ``TWILIO_ACCOUNT_SID``,
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, TypeVar
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     public_url: Optional[str] = None
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
     redis_prefix: str = "rahnuma"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 30.0
@@ -83,10 +84,11 @@ class Settings:
         cls, environ: Optional[Mapping[str, str]] = None, env_file: Optional[Path] = None
     ) -> Settings:
         """Reads and checks the settings; raises ConfigError naming what is wrong."""
-        config = (
-            Config(environ=environ) if environ is not None
-            else Config(env_file if env_file is not None else ".env")
-        )
+        if environ is not None:
+            config = Config(environ=environ)
+        else:
+            path = env_file if env_file is not None else Path(".env")
+            config = Config(path) if path.exists() else Config()  # no .env: environment only
         settings = cls(
             pseudonym_key=_required(config, "RAHNUMA_PSEUDONYM_KEY"),
             data_keys=_required(config, "RAHNUMA_DATA_KEY"),
@@ -152,8 +154,18 @@ class Settings:
                 missing.append("PUBLIC_URL")
             if missing:
                 raise ConfigError(f"SMS is half-configured: set {', '.join(missing)} as well")
-        if self.sms_max_segments < 1 or self.sms_reply_budget <= 0:
-            raise ConfigError("SMS_MAX_SEGMENTS and SMS_REPLY_BUDGET_SECONDS must be positive")
+        ranges = {
+            "GATEWAY_PORT": (self.gateway_port, 1, 65535),
+            "RASA_TIMEOUT_SECONDS": (self.rasa_timeout, 0.1, 600),
+            "ADDRESS_RETENTION_DAYS": (self.address_retention_days, 1, 3650),
+            # Twilio gives up on a webhook after 15 s: the holding reply must come first.
+            "SMS_REPLY_BUDGET_SECONDS": (self.sms_reply_budget, 0.1, 14),
+            "SMS_MAX_SEGMENTS": (self.sms_max_segments, 1, 10),
+            "RATE_LIMIT_PER_MINUTE": (self.rate_limit_per_minute, 1, 1_000_000),
+        }
+        for name, (value, low, high) in ranges.items():
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
 
 
 def _optional(config: Config, name: str) -> Optional[str]:

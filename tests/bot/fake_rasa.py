@@ -79,7 +79,7 @@ class FakeRasa:
             body = await request.json()
             self.received.append(body)
             if self.delay or self.jitter:
-                await asyncio.sleep(self.delay + random.random() * self.jitter)  # noqa: S311
+                await asyncio.sleep(self.delay + random.random() * self.jitter)
             if self.down:
                 return PlainTextResponse("unavailable", status_code=503)
             return JSONResponse(

@@ -101,7 +101,7 @@ async def two_gateways(prefix: str) -> AsyncIterator[Pair]:
             env = {**os.environ, **shared, "GATEWAY_PORT": str(port), "PYTHONPATH": str(ROOT)}
             log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
             logs.append(log)
-            processes.append(subprocess.Popen(  # noqa: S603
+            processes.append(subprocess.Popen(
                 [sys.executable, "-m", "bot"], cwd="/", env=env,
                 stdout=subprocess.DEVNULL, stderr=log,
             ))
@@ -126,7 +126,7 @@ async def _wait_healthy(
     urls: List[str], processes: List[subprocess.Popen[bytes]], logs: List[IO[bytes]]
 ) -> None:
     async with httpx.AsyncClient() as http:
-        for url, process, log in zip(urls, processes, logs):
+        for url, process, log in zip(urls, processes, logs, strict=True):
             for _ in range(200):
                 if process.poll() is not None:
                     log.seek(0)

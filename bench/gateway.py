@@ -1,0 +1,308 @@
+"""Benchmark: SMS through the gateway versus the same messages straight to Rasa.
+
+    make bench                      # starts the stack, runs, stops it
+    .venv-bot/bin/python bench/gateway.py --messages 600 --concurrency 20
+
+In one run, the same messages (held-out examples from nlu/test, in English,
+Urdu and Roman Urdu) are sent by C concurrent users:
+
+- through the gateway: Twilio-signed webhooks to ``POST /sms/twilio``, each
+  answered by TwiML after gateway → Rasa → action server (NLG);
+- directly to Rasa's REST channel (``POST /webhooks/rest/webhook``) with the
+  same metadata, the same Rasa and action server.
+
+The two paths alternate in rounds so that drift (caches, the machine) falls on
+both. Reported: p50/p95/p99 latency, messages per second, the gateway-to-direct
+latency ratio, errors (non-200, or a holding reply instead of the answer), and
+mean billed SMS segments per reply by language: a Markdown table, JSON and a
+plot in results/bench/. Performance lives here, not in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlencode
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.chat import read_env  # noqa: E402
+from bot.segments import count  # noqa: E402
+from bot.texts import LANGUAGES, text  # noqa: E402
+
+HOLDING = frozenset(text("holding", language) for language in LANGUAGES)
+KEYWORDS = re.compile(r"^(stop|start|help|more|info|cancel|end|quit|yes|\d+)$", re.I)
+
+
+@dataclass
+class Result:
+    """One message's fate on one path."""
+
+    language: str
+    seconds: float
+    ok: bool
+    segments: int = 0
+
+
+@dataclass
+class Run:
+    """All results of one path."""
+
+    name: str
+    results: List[Result] = field(default_factory=list)
+    wall: float = 0.0
+
+    def latencies(self) -> List[float]:
+        return sorted(r.seconds for r in self.results if r.ok)
+
+    def percentile(self, q: float) -> float:
+        values = self.latencies()
+        if not values:
+            return float("nan")
+        index = min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))
+        return values[index]
+
+    def errors(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+
+def examples(language: str) -> List[str]:
+    """Held-out user messages of one language (entity markup removed, keywords skipped)."""
+    found: List[str] = []
+    for path in sorted((ROOT / "nlu/test" / language).glob("*.yml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("    - "):
+                message = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line[6:]).strip()
+                if message and not KEYWORDS.match(message):
+                    found.append(message)
+    return found
+
+
+def workload(total: int) -> List[Tuple[str, str]]:
+    """``total`` (language, message) pairs, the languages interleaved equally."""
+    pools = {language: examples(language) for language in LANGUAGES}
+    jobs = []
+    for n in range(total):
+        language = LANGUAGES[n % len(LANGUAGES)]
+        pool = pools[language]
+        jobs.append((language, pool[(n // len(LANGUAGES)) % len(pool)]))
+    return jobs
+
+
+async def via_gateway(http: httpx.AsyncClient, env: Dict[str, str], gateway: str,
+                      user: str, language: str, message: str) -> Result:
+    params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": env["TWILIO_ACCOUNT_SID"],
+              "From": user, "To": env["TWILIO_FROM_NUMBER"], "Body": message, "NumMedia": "0"}
+    signature = RequestValidator(env["TWILIO_AUTH_TOKEN"]).compute_signature(
+        env["PUBLIC_URL"].rstrip("/") + "/sms/twilio", params)
+    started = time.perf_counter()
+    try:
+        response = await http.post(
+            f"{gateway}/sms/twilio", content=urlencode(params),
+            headers={"X-Twilio-Signature": signature,
+                     "Content-Type": "application/x-www-form-urlencoded"})
+    except httpx.HTTPError:
+        return Result(language, time.perf_counter() - started, ok=False)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        return Result(language, elapsed, ok=False)
+    bodies = [m.text or "" for m in ET.fromstring(response.text).findall("Message")]  # noqa: S314
+    ok = bool(bodies) and not any(body in HOLDING for body in bodies)
+    return Result(language, elapsed, ok, sum(count(body).segments for body in bodies))
+
+
+async def direct(http: httpx.AsyncClient, rasa: str, user: str, language: str,
+                 message: str) -> Result:
+    body = {"sender": user, "message": message, "metadata": {"channel": "sms"}}
+    started = time.perf_counter()
+    try:
+        response = await http.post(f"{rasa}/webhooks/rest/webhook", json=body)
+    except httpx.HTTPError:
+        return Result(language, time.perf_counter() - started, ok=False)
+    elapsed = time.perf_counter() - started
+    ok = response.status_code == 200 and any("text" in item for item in response.json())
+    return Result(language, elapsed, ok)
+
+
+Sender = Callable[[str, str, str], Awaitable[Result]]  # (user, language, message)
+
+
+async def run_path(name: str, jobs: List[Tuple[str, str]], concurrency: int,
+                   send: Sender) -> Run:
+    """Sends ``jobs`` from ``concurrency`` users, each user's messages one after another."""
+    run = Run(name)
+    queues: List[List[Tuple[str, str]]] = [jobs[i::concurrency] for i in range(concurrency)]
+    tag = secrets.randbelow(10**4)
+
+    async def user(index: int) -> None:
+        # A fresh conversation per user and run: the same user id on both paths
+        # would share nothing anyway (the gateway sends a pseudonym).
+        sender = f"+9230{tag:04d}{index:04d}" if name == "gateway" else f"bench-{tag}-{index}"
+        for language, message in queues[index]:
+            run.results.append(await send(sender, language, message))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(i) for i in range(concurrency)))
+    run.wall = time.perf_counter() - started
+    return run
+
+
+def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
+    """The Markdown table (also written to ``out``), the JSON and the plot."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for run in (gateway, rasa):
+        rows.append({
+            "path": run.name, "messages": len(run.results), "errors": run.errors(),
+            "p50_ms": run.percentile(50) * 1000, "p95_ms": run.percentile(95) * 1000,
+            "p99_ms": run.percentile(99) * 1000,
+            "per_second": len(run.results) / run.wall if run.wall else 0.0,
+        })
+    ratio = gateway.percentile(50) / rasa.percentile(50)
+    segments = {
+        language: statistics.mean(
+            [r.segments for r in gateway.results if r.language == language and r.ok] or [0])
+        for language in LANGUAGES
+    }
+    lines = [
+        f"Concurrency {concurrency} users; {rows[0]['messages']} messages per path.",
+        "",
+        "| path | messages | errors | p50 ms | p95 ms | p99 ms | messages/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['path']} | {row['messages']} | {row['errors']} | "
+                     f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['p99_ms']:.0f} | "
+                     f"{row['per_second']:.1f} |")
+    lines += [
+        "",
+        f"Gateway-to-direct median latency ratio: **{ratio:.3f}** "
+        f"(the gateway adds {100 * (ratio - 1):+.1f}% to the median).",
+        "",
+        "| language | mean SMS segments per reply (gateway) |",
+        "|---|---|",
+        *[f"| {language} | {value:.2f} |" for language, value in segments.items()],
+    ]
+    table = "\n".join(lines)
+    (out / "gateway.md").write_text(table + "\n", encoding="utf-8")
+    (out / "gateway.json").write_text(json.dumps(
+        {"concurrency": concurrency, "rows": rows, "median_ratio": ratio, "segments": segments},
+        indent=2), encoding="utf-8")
+    plot(gateway, rasa, out / "gateway.png")
+    return table
+
+
+def plot(gateway: Run, rasa: Run, path: Path) -> None:
+    """Latency distributions of both paths (CDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for run in (gateway, rasa):
+        values = [v * 1000 for v in run.latencies()]
+        axis.plot(values, [(i + 1) / len(values) for i in range(len(values))],
+                  label=f"{run.name} (p50 {run.percentile(50) * 1000:.0f} ms)")
+    axis.set_xlabel("latency (ms)")
+    axis.set_ylabel("share of messages answered")
+    axis.set_title("SMS via the gateway vs straight to Rasa")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, Run]:
+    jobs = workload(args.messages)
+    limits = httpx.Limits(max_connections=args.concurrency * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        async def gateway_send(user: str, language: str, message: str) -> Result:
+            return await via_gateway(http, env, args.gateway, user, language, message)
+
+        async def rasa_send(user: str, language: str, message: str) -> Result:
+            return await direct(http, args.rasa, user, language, message)
+
+        print(f"==> Warming up ({min(30, len(jobs))} messages per path)", flush=True)
+        await run_path("gateway", jobs[:30], min(5, args.concurrency), gateway_send)
+        await run_path("rasa", jobs[:30], min(5, args.concurrency), rasa_send)
+        gateway, rasa = Run("gateway"), Run("rasa direct")
+        half = len(jobs) // args.rounds
+        for index in range(args.rounds):
+            chunk = jobs[index * half:(index + 1) * half]
+            for run, send, name in ((gateway, gateway_send, "gateway"),
+                                    (rasa, rasa_send, "rasa")):
+                print(f"==> Round {index + 1}/{args.rounds}: {len(chunk)} messages {name}",
+                      flush=True)
+                part = await run_path(name, chunk, args.concurrency, send)
+                run.results += part.results
+                run.wall += part.wall
+        return gateway, rasa
+
+
+def start_stack(log: Path) -> subprocess.Popen[bytes]:
+    """``python -m bot.serve`` in the background with a rate limit that lets the bench through."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RATE_LIMIT_PER_MINUTE": "100000",
+           "TELEGRAM_BOT_TOKEN": "", "TWILIO_ACCOUNT_SID": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.serve"], cwd=ROOT, env=env,
+        stdout=log.open("w"), stderr=subprocess.STDOUT)
+    print(f"==> Starting the stack (log: {log}); loading the model takes about a minute",
+          flush=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the stack did not start; see {log}")
+        try:
+            if httpx.get("http://127.0.0.1:8080/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    process.terminate()
+    raise SystemExit("the stack was not ready in 10 minutes")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=600, help="per path (N)")
+    parser.add_argument("--concurrency", type=int, default=20, help="concurrent users (C)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--gateway", default="http://127.0.0.1:8080")
+    parser.add_argument("--rasa", default="http://127.0.0.1:5005")
+    parser.add_argument("--start", action="store_true", help="start the stack (make serve) first")
+    parser.add_argument("--out", type=Path, default=ROOT / "results/bench")
+    args = parser.parse_args(argv)
+    stack = start_stack(args.out / "stack.log") if args.start else None
+    try:
+        env = read_env(ROOT / "var/local.env")
+        gateway, rasa = asyncio.run(measure(args, env))
+    finally:
+        if stack is not None:
+            stack.terminate()
+            stack.wait(30)
+    print(report(gateway, rasa, args.concurrency, args.out))
+    print(f"==> Written to {args.out}/gateway.md, gateway.json, gateway.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
