@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from redis.asyncio import Redis
-from redis.exceptions import LockError
 
 from bot import texts
 from bot.errors import DeliveryError, RasaUnavailableError
@@ -42,15 +42,48 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's own limit; longer (forged) bodies are cut
 SEEN_TTL = 48 * 3600  # Telegram keeps undelivered updates 24 h
-LOCK_TTL = 120.0
+LOCK_TTL_MS = 120_000  # a process that dies while answering frees the user after this
 SAFETY_NET_SECONDS = 30.0  # when an inbox is looked at again if its process died
 MAX_BACKOFF = 60.0
 REPLY_TTL = 300
 
+# Each script is one round trip doing what must happen together (Redis runs it atomically).
+# KEYS: seen, inbox, due, rate, address. ARGV: seen ttl, sealed item, due score, pseudonym,
+# rate limit, sealed address, address ttl. Returns 1 new, 0 duplicate, -count over the limit.
 ACCEPT_SCRIPT = """
+local count = redis.call('INCR', KEYS[4])
+if count == 1 then redis.call('EXPIRE', KEYS[4], 120) end
+if count > tonumber(ARGV[5]) then return -count end
+redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7])
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"""
+# The head is answered: drop it, extend our lock, return the next head. KEYS: inbox, lock.
+ADVANCE_SCRIPT = """
+redis.call('LPOP', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return redis.call('LINDEX', KEYS[1], 0)
+"""
+# Done for now: release our lock; if the inbox is empty, unschedule it. Returns its length.
+# KEYS: inbox, lock, due, retries. ARGV: token, pseudonym, 1 when blocked (keep the schedule).
+FINISH_SCRIPT = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local left = redis.call('LLEN', KEYS[1])
+if left == 0 and ARGV[3] == '0' then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('DEL', KEYS[4])
+end
+return left
+"""
+# Hand an answer to the waiting webhook unless it gave up. KEYS: claim, replies.
+CLAIM_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
   return 1
 end
 return 0
@@ -178,6 +211,9 @@ class Conversations:
         self._rate_limit = rate_limit_per_minute
         self._retention = retention_seconds
         self._accept = redis.register_script(ACCEPT_SCRIPT)
+        self._advance = redis.register_script(ADVANCE_SCRIPT)
+        self._finish = redis.register_script(FINISH_SCRIPT)
+        self._claim = redis.register_script(CLAIM_SCRIPT)
         self.channels: Dict[str, Channel] = {}
         self._tasks: Set[asyncio.Task[None]] = set()
 
@@ -200,15 +236,6 @@ class Conversations:
         """Takes a message in (once) and starts answering it; returns at once."""
         pseudonym = self.pseudonym(inbound.channel, inbound.address)
         window = int(time.time() // 60)
-        rate_key = self._key("rate", pseudonym, str(window))
-        count = int(await self._redis.incr(rate_key))
-        if count == 1:
-            await self._redis.expire(rate_key, 120)
-        if count > self._rate_limit:
-            self._metrics.rate_limited.labels(inbound.channel).inc()
-            first = count == self._rate_limit + 1
-            return Accepted(pseudonym, "rate_limited" if first else "rate_limited_again")
-        await self.addresses.remember(pseudonym, inbound.address)
         item = {
             "channel": inbound.channel,
             "message_id": inbound.message_id,
@@ -220,15 +247,24 @@ class Conversations:
             "received": time.time(),
         }
         sealed = self._sealer.seal(json.dumps(item, ensure_ascii=False))
-        fresh = await self._accept(
+        outcome = int(await self._accept(
             keys=[
                 self._key("seen", inbound.channel, inbound.message_id),
                 self._key("inbox", pseudonym),
                 self._due,
+                self._key("rate", pseudonym, str(window)),
+                self.addresses.key(pseudonym),
             ],
-            args=[SEEN_TTL, sealed, time.time() + SAFETY_NET_SECONDS, pseudonym],
-        )
-        if not fresh:
+            args=[
+                SEEN_TTL, sealed, time.time() + SAFETY_NET_SECONDS, pseudonym, self._rate_limit,
+                self.addresses.seal(inbound.address), self.addresses.ttl,
+            ],
+        ))
+        if outcome < 0:
+            self._metrics.rate_limited.labels(inbound.channel).inc()
+            first = -outcome == self._rate_limit + 1
+            return Accepted(pseudonym, "rate_limited" if first else "rate_limited_again")
+        if outcome == 0:
             self._metrics.duplicates.labels(inbound.channel).inc()
             return Accepted(pseudonym, "duplicate")
         self.spawn(self.drain(pseudonym))
@@ -262,34 +298,26 @@ class Conversations:
     async def drain(self, pseudonym: str) -> None:
         """Answers the user's queued messages in order, if no other process is doing so."""
         inbox = self._key("inbox", pseudonym)
+        lock = self._key("lock", pseudonym)
         while True:
-            lock = self._redis.lock(
-                self._key("lock", pseudonym), timeout=LOCK_TTL, blocking=False
-            )
-            if not await lock.acquire():
+            token = secrets.token_hex(16)
+            if not await self._redis.set(lock, token, nx=True, px=LOCK_TTL_MS):
                 return  # the holder drains, and looks again after releasing
             blocked = False
             try:
-                while (raw := await self._head(inbox)) is not None:
-                    if not await self._answer(pseudonym, raw):
+                head: Optional[bytes] = await self._redis.lindex(inbox, 0)  # type: ignore[assignment]
+                while head is not None:
+                    if not await self._answer(pseudonym, head):
                         blocked = True
                         break
-                    await self._redis.lpop(inbox)
-                    await lock.reacquire()
-                if not blocked:
-                    await self._redis.zrem(self._due, pseudonym)
-                    await self._redis.delete(self._key("retries", pseudonym))
+                    head = await self._advance(keys=[inbox, lock], args=[token, LOCK_TTL_MS])
             finally:
-                try:
-                    await lock.release()
-                except LockError:
-                    logger.warning("inbox lock expired while answering %s", pseudonym)
-            if blocked or not await self._redis.llen(inbox):
+                left = int(await self._finish(
+                    keys=[inbox, lock, self._due, self._key("retries", pseudonym)],
+                    args=[token, pseudonym, int(blocked)],
+                ))
+            if blocked or not left:
                 return
-
-    async def _head(self, inbox: str) -> Optional[bytes]:
-        head: Optional[bytes] = await self._redis.lindex(inbox, 0)  # type: ignore[assignment]
-        return head
 
     async def _answer(self, pseudonym: str, raw: bytes) -> bool:
         """Answers one queued message; False when it must wait (Rasa unavailable)."""
@@ -409,14 +437,12 @@ class Conversations:
         claim = self._key("claim", message_id)
         replies = self._key("reply", message_id)
         if holding:
-            if await self._redis.set(claim, "async", nx=True, ex=REPLY_TTL):
-                await self._redis.rpush(replies, json.dumps({"holding": True}))
-                await self._redis.expire(replies, REPLY_TTL)
+            await self._claim(keys=[claim, replies],
+                              args=["async", json.dumps({"holding": True}), REPLY_TTL])
             return
-        if await self._redis.set(claim, "sync", nx=True, ex=REPLY_TTL):
-            await self._redis.rpush(replies, encode_outgoing(messages))
-            await self._redis.expire(replies, REPLY_TTL)
-        elif messages:
+        handed = await self._claim(keys=[claim, replies],
+                                   args=["sync", encode_outgoing(messages), REPLY_TTL])
+        if not handed and messages:
             await self._outbox.put(pseudonym, "sms", messages)
 
     async def wait_for_sms_answer(
@@ -441,7 +467,10 @@ class Conversations:
     # -- per-user state -----------------------------------------------------
 
     async def _load_user(self, pseudonym: str) -> UserState:
-        raw = await self._redis.get(self._key("user", pseudonym))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(self._key("user", pseudonym))
+        pipe.sismember(self._key("optout"), pseudonym)
+        raw, opted_out = await pipe.execute()
         user = UserState()
         if raw:
             data = json.loads(raw)
@@ -450,20 +479,21 @@ class Conversations:
                 menu=list(data.get("menu") or []),
                 more=list(data.get("more") or []),
             )
-        user.opted_out = bool(await self._redis.sismember(self._key("optout"), pseudonym))
-        user.was_opted_out = user.opted_out
+        user.opted_out = user.was_opted_out = bool(opted_out)
         return user
 
     async def _save_user(self, pseudonym: str, user: UserState) -> None:
         data = {"language": user.language, "menu": user.menu, "more": user.more}
-        await self._redis.set(
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(
             self._key("user", pseudonym), json.dumps(data, ensure_ascii=False), ex=self._retention
         )
         if user.opted_out != user.was_opted_out:  # only what this message changed
             if user.opted_out:
-                await self._redis.sadd(self._key("optout"), pseudonym)
+                pipe.sadd(self._key("optout"), pseudonym)
             else:
-                await self._redis.srem(self._key("optout"), pseudonym)
+                pipe.srem(self._key("optout"), pseudonym)
+        await pipe.execute()
 
     async def language_of(self, pseudonym: str) -> Optional[str]:
         """The conversation's language as last seen, if any."""

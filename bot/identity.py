@@ -58,16 +58,26 @@ class AddressBook:
         self._prefix = prefix
         self._ttl = ttl_seconds
 
-    def _key(self, pseudonym: str) -> str:
+    @property
+    def ttl(self) -> int:
+        """Seconds an address is kept after the user's last message."""
+        return self._ttl
+
+    def key(self, pseudonym: str) -> str:
+        """The Redis key of a user's sealed address."""
         return f"{self._prefix}:address:{pseudonym}"
+
+    def seal(self, address: str) -> bytes:
+        """The address as stored (for writers that batch it with other commands)."""
+        return self._sealer.seal(address)
 
     async def remember(self, pseudonym: str, address: str) -> None:
         """Keeps the address until the retention limit (renewed on every message)."""
-        await self._redis.set(self._key(pseudonym), self._sealer.seal(address), ex=self._ttl)
+        await self._redis.set(self.key(pseudonym), self.seal(address), ex=self._ttl)
 
     async def lookup(self, pseudonym: str) -> str | None:
         """The address, or None when it expired, was erased or cannot be decrypted."""
-        token: Optional[bytes] = await self._redis.get(self._key(pseudonym))  # type: ignore[assignment]
+        token: Optional[bytes] = await self._redis.get(self.key(pseudonym))  # type: ignore[assignment]
         if token is None:
             return None
         try:
@@ -77,4 +87,4 @@ class AddressBook:
 
     async def forget(self, pseudonym: str) -> None:
         """Erases the address."""
-        await self._redis.delete(self._key(pseudonym))
+        await self._redis.delete(self.key(pseudonym))
