@@ -11,8 +11,13 @@ Urdu and Roman Urdu) are sent by C concurrent users:
 - directly to Rasa's REST channel (``POST /webhooks/rest/webhook``) with the
   same metadata, the same Rasa and action server.
 
-The two paths alternate in rounds so that drift (caches, the machine) falls on
-both. Reported: p50/p95/p99 latency, messages per second, the gateway-to-direct
+Latency is measured paired: each of the C users sends every message on both
+paths, one after the other, alternating which goes first, so both paths see
+the same load, the same moments and the same messages (Rasa's latency drifts
+by ±15% between runs of a few minutes; a paired design cancels that out).
+Throughput is measured apart, each path alone at concurrency C.
+
+Reported: p50/p95/p99 latency, messages per second, the gateway-to-direct
 latency ratio, errors (non-200, or a holding reply instead of the answer), and
 mean billed SMS segments per reply by language: a Markdown table, JSON and a
 plot in results/bench/. Performance lives here, not in timed tests.
@@ -68,6 +73,8 @@ class Run:
     name: str
     results: List[Result] = field(default_factory=list)
     wall: float = 0.0
+    throughput: float = 0.0  # messages per second, this path alone
+    errors_alone: int = 0
 
     def latencies(self) -> List[float]:
         return sorted(r.seconds for r in self.results if r.ok)
@@ -170,10 +177,11 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
     rows = []
     for run in (gateway, rasa):
         rows.append({
-            "path": run.name, "messages": len(run.results), "errors": run.errors(),
+            "path": run.name, "messages": len(run.results),
+            "errors": run.errors() + run.errors_alone,
             "p50_ms": run.percentile(50) * 1000, "p95_ms": run.percentile(95) * 1000,
             "p99_ms": run.percentile(99) * 1000,
-            "per_second": len(run.results) / run.wall if run.wall else 0.0,
+            "per_second": run.throughput,
         })
     ratio = gateway.percentile(50) / rasa.percentile(50)
     segments = {
@@ -182,7 +190,8 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
         for language in LANGUAGES
     }
     lines = [
-        f"Concurrency {concurrency} users; {rows[0]['messages']} messages per path.",
+        f"Concurrency {concurrency} users; {rows[0]['messages']} messages per path, paired "
+        "(latency); each path alone for messages/s.",
         "",
         "| path | messages | errors | p50 ms | p95 ms | p99 ms | messages/s |",
         "|---|---|---|---|---|---|---|",
@@ -230,6 +239,29 @@ def plot(gateway: Run, rasa: Run, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
+async def paired(jobs: List[Tuple[str, str]], concurrency: int, gateway_send: Sender,
+                 rasa_send: Sender) -> Tuple[Run, Run]:
+    """Every message on both paths, back to back, from ``concurrency`` users."""
+    gateway, rasa = Run("gateway"), Run("rasa direct")
+    queues = [jobs[i::concurrency] for i in range(concurrency)]
+    tag = secrets.randbelow(10**4)
+
+    async def user(index: int) -> None:
+        number, direct_id = f"+9231{tag:04d}{index:04d}", f"bench-p{tag}-{index}"
+        for n, (language, message) in enumerate(queues[index]):
+            first_gateway = (n + index) % 2 == 0
+            for on_gateway in (first_gateway, not first_gateway):
+                if on_gateway:
+                    gateway.results.append(await gateway_send(number, language, message))
+                else:
+                    rasa.results.append(await rasa_send(direct_id, language, message))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(i) for i in range(concurrency)))
+    gateway.wall = rasa.wall = time.perf_counter() - started
+    return gateway, rasa
+
+
 async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, Run]:
     jobs = workload(args.messages)
     limits = httpx.Limits(max_connections=args.concurrency * 2)
@@ -243,17 +275,15 @@ async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, R
         print(f"==> Warming up ({min(30, len(jobs))} messages per path)", flush=True)
         await run_path("gateway", jobs[:30], min(5, args.concurrency), gateway_send)
         await run_path("rasa", jobs[:30], min(5, args.concurrency), rasa_send)
-        gateway, rasa = Run("gateway"), Run("rasa direct")
-        half = len(jobs) // args.rounds
-        for index in range(args.rounds):
-            chunk = jobs[index * half:(index + 1) * half]
-            for run, send, name in ((gateway, gateway_send, "gateway"),
-                                    (rasa, rasa_send, "rasa")):
-                print(f"==> Round {index + 1}/{args.rounds}: {len(chunk)} messages {name}",
-                      flush=True)
-                part = await run_path(name, chunk, args.concurrency, send)
-                run.results += part.results
-                run.wall += part.wall
+        print(f"==> Latency: {len(jobs)} messages on both paths, paired, "
+              f"{args.concurrency} users", flush=True)
+        gateway, rasa = await paired(jobs, args.concurrency, gateway_send, rasa_send)
+        alone = jobs[: max(args.concurrency, len(jobs) // 2)]
+        for run, send, name in ((gateway, gateway_send, "gateway"), (rasa, rasa_send, "rasa")):
+            print(f"==> Throughput: {len(alone)} messages, {name} alone", flush=True)
+            part = await run_path(name, alone, args.concurrency, send)
+            run.throughput = len(part.results) / part.wall
+            run.errors_alone = part.errors()
         return gateway, rasa
 
 
@@ -285,7 +315,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=600, help="per path (N)")
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent users (C)")
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     parser.add_argument("--rasa", default="http://127.0.0.1:5005")
     parser.add_argument("--start", action="store_true", help="start the stack (make serve) first")
