@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run serve chat bench secrets install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve chat bench secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -85,7 +85,7 @@ actions: install compile ## Run the action server (actions + NLG) in the foregro
 shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-test: lint types unit gateway validate train test-stories eval integration ## Run the whole test suite (what CI runs)
+test: lint types unit gateway validate train test-stories eval integration e2e ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
 lint: install ## ruff on the Python code
@@ -96,13 +96,16 @@ types: install ## mypy --strict on actions/, bot/ and the NLU components (each i
 	@$(BOT_VENV)/bin/mypy bot bench
 
 unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
-	@$(PY) -m pytest tests -m "not integration" --ignore tests/bot
+	@$(PY) -m pytest tests -m "not integration" --ignore tests/bot --ignore tests/e2e
 
 gateway: install compile ## pytest: the gateway against real Redis and local Telegram/Twilio/Rasa peers
 	@scripts/with-redis $(BOT_PY) -m pytest --confcutdir tests/bot tests/bot
 
 integration: install compile train ## Whole conversations against the trained model and the action server
 	@scripts/with-action-server $(ACTION_PORT) $(PY) -m pytest tests/integration -m integration
+
+e2e: install compile train secrets ## Both channels end to end: gateway, Rasa and actions, as a phone would talk
+	@scripts/with-stack $(BOT_PY) -m pytest --confcutdir tests/e2e tests/e2e
 
 test-stories: install compile train ## Conversation tests in English, Urdu and Roman Urdu
 	@rm -rf results/stories

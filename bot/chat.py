@@ -62,6 +62,10 @@ class Phone:
         self._seen_sms = 0
         self.http = httpx.Client(timeout=60)
 
+    def close(self) -> None:
+        """Closes the HTTP connections."""
+        self.http.close()
+
     # -- Telegram -------------------------------------------------------------
 
     def telegram(self, text: str) -> List[Dict[str, Any]]:
@@ -222,7 +226,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     env = read_env(args.env)
     phone = Phone(env, args.gateway or env["GATEWAY_URL"])
-    return run(phone, args.channel, interactive=sys.stdin.isatty())
+    try:
+        return run(phone, args.channel, interactive=sys.stdin.isatty())
+    finally:
+        phone.close()
 
 
 if __name__ == "__main__":
