@@ -99,7 +99,10 @@ def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlet
 
 
 async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack) -> Gateway:
-    redis = Redis.from_url(settings.redis_url)
+    # The socket timeout must outlast the longest blocking read (the SMS reply budget).
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=settings.sms_reply_budget + 15, socket_connect_timeout=5
+    )
     stack.push_async_callback(redis.aclose)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
     stack.push_async_callback(http.aclose)

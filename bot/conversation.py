@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot import texts
 from bot.errors import DeliveryError, RasaUnavailableError
@@ -88,6 +90,16 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
 end
 return 0
 """
+
+
+# Characters no message needs and XML or UTF-8 cannot carry: C0 controls but tab
+# and newline, DEL, lone surrogates, the two non-characters.
+_UNCARRIABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters that cannot travel (the rest, RTL marks too, stays)."""
+    return _UNCARRIABLE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -239,8 +251,8 @@ class Conversations:
         item = {
             "channel": inbound.channel,
             "message_id": inbound.message_id,
-            "text": inbound.text[:MAX_MESSAGE_CHARS],
-            "payload": inbound.payload,
+            "text": clean_text(inbound.text[:MAX_MESSAGE_CHARS]),
+            "payload": clean_text(inbound.payload) if inbound.payload is not None else None,
             "media": inbound.media,
             "language_hint": inbound.language_hint,
             "language_choice": inbound.language_choice,
@@ -370,7 +382,14 @@ class Conversations:
             messages = [Outgoing(texts.text("error", user.language))]
         if not erase:
             await self._save_user(pseudonym, user)
-        await self._deliver(pseudonym, item, messages)
+        try:
+            await self._deliver(pseudonym, item, messages)
+        except RedisError:
+            raise  # the message stays queued; the sweeper tries again
+        except Exception:
+            # A bug in delivery must not wedge the inbox either: the message is spent.
+            logger.exception("delivering an answer to %s failed", pseudonym)
+            self._metrics.errors.labels("delivery").inc()
         if erase:  # after the confirmation went out: it needed the address
             await self.forget(pseudonym)
         elapsed = time.monotonic() - started

@@ -33,7 +33,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import texts
-from bot.conversation import Answer, Inbound, Outgoing, Step, ToRasa, UserState
+from bot.conversation import Answer, Inbound, Outgoing, Step, ToRasa, UserState, clean_text
 from bot.errors import DeliveryError, ForgedRequestError
 from bot.menu import numbered_menu
 from bot.metrics import Metrics
@@ -59,6 +59,7 @@ TWILIO_HANDLES = frozenset(
 PERMANENT_TWILIO_ERRORS = frozenset({21610, 21211, 21614, 21617})
 _PUNCTUATION = re.compile(r"[\s\.\!\?،۔؟,;:\"'()]+")
 _SENTENCE_END = re.compile(r"(?<=[\.\!\?۔؟])\s+|\n+")
+_SPACES = re.compile(r"\s+")
 
 
 def keyword(text: str) -> str:
@@ -94,6 +95,28 @@ def _fits(body: str, max_segments: int) -> bool:
     return count(body).segments <= max_segments and len(body) <= TWILIO_MAX_CHARS
 
 
+def _word_cut(sentence: str, limit: int) -> int:
+    """Where to cut ``sentence`` at a space so the head fits; 0 when no word boundary fits."""
+    best = 0
+    for gap in _SPACES.finditer(sentence):
+        if not _fits(sentence[: gap.start()], limit):
+            break
+        best = gap.start()
+    return best
+
+
+def _character_cut(sentence: str, limit: int) -> int:
+    """The longest prefix that fits, for one enormous word (binary search; at least 1)."""
+    low, high = 1, len(sentence)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _fits(sentence[:middle], limit):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _pieces(text: str, limit: int) -> List[str]:
     """Sentences, with any sentence too long for a page cut at spaces (or hard)."""
     pieces: List[str] = []
@@ -101,19 +124,9 @@ def _pieces(text: str, limit: int) -> List[str]:
         if not sentence:
             continue
         while not _fits(sentence, limit):
-            words = sentence.split(" ")
-            head = ""
-            for word in words:
-                candidate = f"{head} {word}".strip()
-                if head and not _fits(candidate, limit):
-                    break
-                head = candidate
-            if not _fits(head, limit):  # one enormous word: cut by characters
-                head = sentence
-                while not _fits(head, limit):
-                    head = head[: max(1, len(head) * 9 // 10)]
-            pieces.append(head)
-            sentence = sentence[len(head):].strip()
+            cut = _word_cut(sentence, limit) or _character_cut(sentence, limit)
+            pieces.append(sentence[:cut].rstrip())
+            sentence = sentence[cut:].lstrip()
         if sentence:
             pieces.append(sentence)
     return pieces
@@ -275,7 +288,7 @@ def twiml(messages: Sequence[Outgoing]) -> str:
     """The TwiML answer carrying ``messages`` (an empty ``<Response/>`` for none)."""
     response = MessagingResponse()
     for message in messages:
-        response.message(message.text)
+        response.message(clean_text(message.text))  # XML cannot carry control characters
     return str(response)
 
 

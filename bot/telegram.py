@@ -22,7 +22,6 @@ Never logs chat ids, user ids or message text.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from typing import List, Optional, Sequence
@@ -257,6 +256,22 @@ def webhook_update(data: object, application: Application) -> Optional[Update]: 
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return None
     try:
-        return Update.de_json(data, application.bot)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        update = Update.de_json(data, application.bot)
+    except Exception:  # ptb's parsing of a malformed body fails in many ways
         return None
+    return update if update is not None and _well_formed(update) else None
+
+
+def _well_formed(update: Update) -> bool:
+    """The fields the gateway reads have the types the Bot API promises."""
+    chat, user, message = update.effective_chat, update.effective_user, update.message
+    if chat is not None and not isinstance(chat.id, int):
+        return False
+    if user is not None and not isinstance(user.language_code, (str, type(None))):
+        return False
+    if message is not None and not all(
+        isinstance(value, (str, type(None))) for value in (message.text, message.caption)
+    ):
+        return False
+    query = update.callback_query
+    return query is None or isinstance(query.data, (str, type(None)))

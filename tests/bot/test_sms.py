@@ -232,3 +232,24 @@ async def test_an_urdu_keyword_is_answered_in_urdu_whatever_came_before(stack: S
     assert any("\u0600" <= c <= "\u06ff" for c in urdu)
     assert "MENU" in roman and roman != english
     assert english.startswith("Rahnuma: free answers")
+
+
+async def test_a_budget_longer_than_redis_default_timeout_still_gets_the_answer(
+    prefix: str,
+) -> None:
+    # redis-py's default socket timeout is 5 s; the reply wait must outlast it.
+    async with running_stack(prefix, SMS_REPLY_BUDGET_SECONDS="7") as stack:
+        stack.rasa.delay = 6.0
+        assert await say(stack, "slow but in time") == ["echo: slow but in time"]
+
+
+async def test_control_characters_never_break_the_twiml(stack: Stack) -> None:
+    (answer,) = await say(stack, "\x1f0 a\x08b\x1bc")
+    assert answer == "echo: 0 abc"
+
+
+def test_pages_never_repeat_text_when_the_answer_has_double_spaces() -> None:
+    text = "Please visit the office. " + "word  " * 200
+    pages = paginate(text, "", "Reply MORE for the rest.", 3)
+    words = " ".join(p.replace("Reply MORE for the rest.", "") for p in pages).split()
+    assert words == text.split()
