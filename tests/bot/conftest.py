@@ -104,6 +104,22 @@ def environment(**overrides: str) -> Dict[str, str]:
     return env
 
 
+def text_update(update_id: int, chat_id: int, text: str, language_code: str = "en"
+                ) -> Dict[str, Any]:
+    """A private text message as Telegram sends it (Update JSON)."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1763800000,
+            "chat": {"id": chat_id, "type": "private", "first_name": "A"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "A",
+                     "language_code": language_code},
+            "text": text,
+        },
+    }
+
+
 class Stack:
     """A running gateway with its peers, and ways to talk to it as Telegram and Twilio do."""
 
@@ -129,17 +145,7 @@ class Stack:
                       language_code: str = "en") -> Dict[str, Any]:
         """A real Update JSON for a private text message."""
         uid = update_id if update_id is not None else self.next_update_id()
-        return {
-            "update_id": uid,
-            "message": {
-                "message_id": uid,
-                "date": 1763800000,
-                "chat": {"id": chat_id, "type": "private", "first_name": "A"},
-                "from": {"id": chat_id, "is_bot": False, "first_name": "A",
-                         "language_code": language_code},
-                "text": text,
-            },
-        }
+        return text_update(uid, chat_id, text, language_code)
 
     async def post_update(self, update: Dict[str, Any], secret: Optional[str] = WEBHOOK_SECRET,
                           raw: Optional[bytes] = None) -> httpx.Response:

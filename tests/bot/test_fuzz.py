@@ -48,6 +48,7 @@ from tests.bot.conftest import (
     WEBHOOK_SECRET,
     Stack,
     running_stack,
+    text_update,
 )
 
 T = TypeVar("T")
@@ -115,20 +116,6 @@ UPDATE_PATHS = [
     ("message", "entities"), ("message", "caption"), ("message", "voice"), ("message", "photo"),
     ("callback_query",), ("callback_query", "data"), ("edited_message",), ("my_chat_member",),
 ]
-
-
-def text_update(update_id: int, chat_id: int, text: str) -> Dict[str, Any]:
-    """A private text message as Telegram sends it."""
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1763800000,
-            "chat": {"id": chat_id, "type": "private", "first_name": "A"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "A", "language_code": "en"},
-            "text": text,
-        },
-    }
 
 
 @st.composite
