@@ -29,7 +29,7 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: help run serve chat bench secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: install compile train secrets ## Set up everything, start the stack and chat with it here (as a Telegram or SMS user)
 	@$(BOT_PY) -m bot.serve --chat
