@@ -114,6 +114,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
     conversations = Conversations(
         redis, prefix, Pseudonyms(str(settings.pseudonym_key)), sealer, addresses, rasa,
         outbox, metrics, settings.rate_limit_per_minute, settings.address_retention_days * 86400,
+        settings.rasa_timeout,
     )
     gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox)
     if settings.sms_enabled:
@@ -241,7 +242,7 @@ async def sms_webhook(request: Request) -> Response:
     if keyword(inbound.text) in STOP_WORDS:
         # At once, not in turn: an answer still on its way must not go out after STOP.
         await conversations.opt_out(conversations.pseudonym("sms", sender))
-    accepted = await conversations.accept(inbound)
+    accepted = await conversations.accept(inbound, wait=settings.sms_reply_budget)
     messages: List[Outgoing] = []
     if accepted.status == "rate_limited":
         language = await conversations.language_of(accepted.pseudonym)

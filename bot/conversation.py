@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -44,14 +45,16 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's own limit; longer (forged) bodies are cut
 SEEN_TTL = 48 * 3600  # Telegram keeps undelivered updates 24 h
-LOCK_TTL_MS = 120_000  # a process that dies while answering frees the user after this
+LOCK_MARGIN = 30.0  # a user's lock outlives one Rasa call by this much
 SAFETY_NET_SECONDS = 30.0  # when an inbox is looked at again if its process died
 MAX_BACKOFF = 60.0
 REPLY_TTL = 300
+WAIT_MARGIN = 6.0  # the waiting mark outlives the webhook's budget by this much
 
 # Each script is one round trip doing what must happen together (Redis runs it atomically).
-# KEYS: seen, inbox, due, rate, address. ARGV: seen ttl, sealed item, due score, pseudonym,
-# rate limit, sealed address, address ttl. Returns 1 new, 0 duplicate, -count over the limit.
+# KEYS: seen, inbox, due, rate, address, waiting. ARGV: seen ttl, sealed item, due score,
+# pseudonym, rate limit, sealed address, address ttl, seconds a webhook will wait (0: none).
+# Returns 1 new, 0 duplicate, -count over the limit.
 ACCEPT_SCRIPT = """
 local count = redis.call('INCR', KEYS[4])
 if count == 1 then redis.call('EXPIRE', KEYS[4], 120) end
@@ -60,6 +63,7 @@ redis.call('SET', KEYS[5], ARGV[6], 'EX', ARGV[7])
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('ZADD', KEYS[3], 'NX', ARGV[3], ARGV[4])
+  if tonumber(ARGV[8]) > 0 then redis.call('SET', KEYS[6], '1', 'EX', ARGV[8]) end
   return 1
 end
 return 0
@@ -81,8 +85,10 @@ if left == 0 and ARGV[3] == '0' then
 end
 return left
 """
-# Hand an answer to the waiting webhook unless it gave up. KEYS: claim, replies.
+# Hand an answer to the waiting webhook unless it gave up, or its process died (its
+# "waiting" mark expired): then the outbox sends it. KEYS: claim, replies, waiting.
 CLAIM_SCRIPT = """
+if ARGV[1] == 'sync' and redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -211,6 +217,7 @@ class Conversations:
         metrics: Metrics,
         rate_limit_per_minute: int,
         retention_seconds: int,
+        rasa_timeout: float = 30.0,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -222,6 +229,8 @@ class Conversations:
         self._metrics = metrics
         self._rate_limit = rate_limit_per_minute
         self._retention = retention_seconds
+        # A process that dies while answering frees its user after this.
+        self._lock_ttl_ms = int((rasa_timeout + LOCK_MARGIN) * 1000)
         self._accept = redis.register_script(ACCEPT_SCRIPT)
         self._advance = redis.register_script(ADVANCE_SCRIPT)
         self._finish = redis.register_script(FINISH_SCRIPT)
@@ -244,8 +253,11 @@ class Conversations:
         """The pseudonym of ``address`` on ``channel``."""
         return self._pseudonyms.of(channel, address)
 
-    async def accept(self, inbound: Inbound) -> Accepted:
-        """Takes a message in (once) and starts answering it; returns at once."""
+    async def accept(self, inbound: Inbound, wait: float = 0.0) -> Accepted:
+        """Takes a message in (once) and starts answering it; returns at once.
+
+        ``wait``: how long the caller (an SMS webhook) will wait for the answer.
+        """
         pseudonym = self.pseudonym(inbound.channel, inbound.address)
         window = int(time.time() // 60)
         item = {
@@ -266,10 +278,12 @@ class Conversations:
                 self._due,
                 self._key("rate", pseudonym, str(window)),
                 self.addresses.key(pseudonym),
+                self._key("waiting", inbound.message_id),
             ],
             args=[
                 SEEN_TTL, sealed, time.time() + SAFETY_NET_SECONDS, pseudonym, self._rate_limit,
                 self.addresses.seal(inbound.address), self.addresses.ttl,
+                math.ceil(wait + WAIT_MARGIN) if wait else 0,
             ],
         ))
         if outcome < 0:
@@ -313,7 +327,7 @@ class Conversations:
         lock = self._key("lock", pseudonym)
         while True:
             token = secrets.token_hex(16)
-            if not await self._redis.set(lock, token, nx=True, px=LOCK_TTL_MS):
+            if not await self._redis.set(lock, token, nx=True, px=self._lock_ttl_ms):
                 return  # the holder drains, and looks again after releasing
             blocked = False
             try:
@@ -322,7 +336,7 @@ class Conversations:
                     if not await self._answer(pseudonym, head):
                         blocked = True
                         break
-                    head = await self._advance(keys=[inbox, lock], args=[token, LOCK_TTL_MS])
+                    head = await self._advance(keys=[inbox, lock], args=[token, self._lock_ttl_ms])
             finally:
                 left = int(await self._finish(
                     keys=[inbox, lock, self._due, self._key("retries", pseudonym)],
@@ -455,11 +469,12 @@ class Conversations:
         message_id = item["message_id"]
         claim = self._key("claim", message_id)
         replies = self._key("reply", message_id)
+        waiting = self._key("waiting", message_id)
         if holding:
-            await self._claim(keys=[claim, replies],
+            await self._claim(keys=[claim, replies, waiting],
                               args=["async", json.dumps({"holding": True}), REPLY_TTL])
             return
-        handed = await self._claim(keys=[claim, replies],
+        handed = await self._claim(keys=[claim, replies, waiting],
                                    args=["sync", encode_outgoing(messages), REPLY_TTL])
         if not handed and messages:
             await self._outbox.put(pseudonym, "sms", messages)

@@ -41,8 +41,10 @@ PUBLIC = "https://rahnuma.example.org"
 class Pair:
     """Two gateway processes and the peers they share."""
 
-    def __init__(self, urls: List[str], peers: PeerState, rasa: FakeRasa) -> None:
+    def __init__(self, urls: List[str], peers: PeerState, rasa: FakeRasa,
+                 processes: List[subprocess.Popen[bytes]]) -> None:
         self.urls = urls
+        self.processes = processes
         self.peers = peers
         self.rasa = rasa
         self.http = httpx.AsyncClient(timeout=30)
@@ -83,7 +85,7 @@ class Pair:
 
 
 @asynccontextmanager
-async def two_gateways(prefix: str) -> AsyncIterator[Pair]:
+async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
     peers = PeerState(token=BOT_TOKEN, twilio_sid=TWILIO_SID, twilio_token=TWILIO_TOKEN)
     rasa = FakeRasa()
     async with serving(create_peers(peers)) as peers_url, serving(rasa.app()) as rasa_url:
@@ -92,7 +94,7 @@ async def two_gateways(prefix: str) -> AsyncIterator[Pair]:
         urls = []
         shared = environment(  # one set of keys: the processes share Redis
             PUBLIC_URL=PUBLIC, TELEGRAM_API_URL=peers_url, TWILIO_API_URL=peers_url,
-            RASA_URL=rasa_url, REDIS_PREFIX=prefix, RATE_LIMIT_PER_MINUTE="1000",
+            RASA_URL=rasa_url, REDIS_PREFIX=prefix, RATE_LIMIT_PER_MINUTE="1000", **overrides,
         )
         for _ in range(2):
             sock = free_socket()
@@ -108,14 +110,15 @@ async def two_gateways(prefix: str) -> AsyncIterator[Pair]:
             urls.append(f"http://127.0.0.1:{port}")
         try:
             await _wait_healthy(urls, processes, logs)
-            pair = Pair(urls, peers, rasa)
+            pair = Pair(urls, peers, rasa, processes)
             try:
                 yield pair
             finally:
                 await pair.http.aclose()
         finally:
             for process in processes:
-                process.terminate()
+                if process.poll() is None:
+                    process.terminate()
             for process in processes:
                 process.wait(10)
             for log in logs:
@@ -190,3 +193,28 @@ async def test_a_twilio_retry_reaching_the_other_process_is_answered_once(prefix
         )
         assert sorted([first, second], key=len) == [[], ["echo: once please"]]
         assert pair.rasa.messages() == ["once please"]
+
+
+async def test_a_gateway_killed_while_answering_loses_nothing(prefix: str) -> None:
+    # The killed process held the user's lock (Rasa timeout 2 s + 30 s margin) and the
+    # waiting webhook; the survivor takes the inbox over and the answer comes by SMS.
+    async with two_gateways(prefix, RASA_TIMEOUT_SECONDS="2") as pair:
+        pair.rasa.delay = 1.5
+        sender = "+923004445556"
+        waiting = asyncio.ensure_future(pair.sms(0, "SM" + "c" * 32, sender, "still there?"))
+        while not pair.rasa.received:
+            await asyncio.sleep(0.05)
+        pair.processes[0].kill()
+        with pytest.raises(httpx.HTTPError):
+            await waiting
+        pair.rasa.delay = 0.0
+
+        async def delivered() -> List[str]:
+            while True:
+                bodies = [m["body"] for m in pair.peers.twilio_sent if m["to"] == sender]
+                if bodies:
+                    return bodies
+                await asyncio.sleep(0.2)
+
+        assert await asyncio.wait_for(delivered(), timeout=75) == ["echo: still there?"]
+        assert pair.rasa.messages() == ["still there?", "still there?"]  # asked again, once
