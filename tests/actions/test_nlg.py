@@ -73,7 +73,11 @@ def test_request_uses_the_language_and_channel_slots() -> None:
         .render("utter_report_submitted", "ur_Latn", values={"reference": "R-ABC123"})
         .text
     )
-    assert set(answer) == {"text", "buttons", "image", "elements", "attachments"}
+    assert set(answer) == {"text", "buttons", "image", "elements", "attachments", "custom"}
+    # The gateway learns the conversation's language and the response from here.
+    assert answer["custom"] == {
+        "rahnuma": {"language": "ur_Latn", "response": "utter_report_submitted"}
+    }
 
 
 def test_unknown_response_answers_with_the_default_text() -> None:

@@ -53,7 +53,8 @@ class Chat:
         return list(await self.agent.handle_text(text, sender_id=self.sender) or [])
 
     async def texts(self, text: str) -> List[str]:
-        return [reply.get("text", "") for reply in await self.say(text)]
+        """What the user reads (the ``custom`` items after each text are for the gateway)."""
+        return [reply["text"] for reply in await self.say(text) if "text" in reply]
 
     async def slot(self, name: str) -> Any:
         tracker = await self.agent.tracker_store.retrieve(self.sender)
@@ -71,6 +72,8 @@ async def test_first_contact_gets_the_privacy_notice_in_the_users_language(agent
     assert len(replies) >= 2
     assert all(_is_urdu(reply) for reply in replies)
     assert "DELETE" in replies[0] and "PRIVACY" in replies[0]
+    notes = [r["custom"]["rahnuma"] for r in await chat.say("شکریہ") if "custom" in r]
+    assert notes and all(note["language"] == "ur" for note in notes)  # what the gateway reads
     second = await chat.texts("پروٹیکٹر کیا ہوتا ہے اور کیوں ضروری ہے")
     assert not any("DELETE" in reply and "PRIVACY" in reply for reply in second)
 
