@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,17 +52,30 @@ class PeerState:
     fail_telegram: List[int] = field(default_factory=list)  # statuses for the next sends
     fail_twilio: List[int] = field(default_factory=list)
     calls: List[str] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
     def next_id(self) -> int:
         """A fresh message id."""
         return int(next(self._ids))
 
-    def record(self) -> None:
-        """Wakes whoever waits for something to be sent."""
-        self.arrived.set()
-        self.arrived = asyncio.Event()
+    def telegram_to(self, chat_id: int | str) -> List[Dict[str, Any]]:
+        """The Bot API messages sent to ``chat_id``, in order."""
+        return [m for m in self.telegram_sent if str(m["chat"]["id"]) == str(chat_id)]
+
+    def sms_to(self, number: str) -> List[Dict[str, Any]]:
+        """The REST messages sent to ``number``, in order."""
+        return [m for m in self.twilio_sent if m["to"] == number]
+
+    async def until(
+        self, sent: Callable[[], List[Dict[str, Any]]], count: int, timeout: float
+    ) -> List[Dict[str, Any]]:
+        """Waits until ``sent()`` holds ``count`` messages and returns them."""
+        async def enough() -> List[Dict[str, Any]]:
+            while len(messages := sent()) < count:
+                await asyncio.sleep(0.02)
+            return messages
+
+        return await asyncio.wait_for(enough(), timeout)
 
 
 def _ok(result: Any) -> JSONResponse:
@@ -135,8 +149,6 @@ def create_peers(state: PeerState) -> Starlette:
             return _error(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
         if isinstance(markup, str):
-            import json
-
             markup = json.loads(markup)
         for row in (markup or {}).get("inline_keyboard", []):
             for button in row:
@@ -151,7 +163,6 @@ def create_peers(state: PeerState) -> Starlette:
         if markup:
             message["reply_markup"] = markup
         state.telegram_sent.append(message)
-        state.record()
         return _ok(message)
 
     async def answer_callback_query(params: Dict[str, Any]) -> Response:
@@ -199,19 +210,18 @@ def create_peers(state: PeerState) -> Starlette:
         sent = {"sid": sid, "to": to, "from": str(form.get("From", "")), "body": body,
                 "status": "queued", "account_sid": state.twilio_sid}
         state.twilio_sent.append(sent)
-        state.record()
         return JSONResponse(sent, status_code=201)
 
     async def peek_telegram(request: Request) -> Response:
         chat = request.query_params.get("chat_id")
-        sent = [m for m in state.telegram_sent if chat is None or str(m["chat"]["id"]) == chat]
+        sent = state.telegram_sent if chat is None else state.telegram_to(chat)
         return JSONResponse(
             {"sent": sent, "callback_answers": state.callback_answers, "webhook": state.webhook}
         )
 
     async def peek_twilio(request: Request) -> Response:
         to = request.query_params.get("to")
-        return JSONResponse({"sent": [m for m in state.twilio_sent if to is None or m["to"] == to]})
+        return JSONResponse({"sent": state.twilio_sent if to is None else state.sms_to(to)})
 
     async def queue_update(request: Request) -> Response:
         state.updates.append(await request.json())

@@ -185,33 +185,28 @@ class Stack:
     async def telegram_sent(self, chat_id: int, count: int, timeout: float = 10.0
                             ) -> list[Dict[str, Any]]:
         """Waits until ``count`` messages reached ``chat_id`` at the fake Bot API."""
-        async def arrived() -> list[Dict[str, Any]]:
-            while True:
-                sent = [m for m in self.peers.telegram_sent if m["chat"]["id"] == chat_id]
-                if len(sent) >= count:
-                    return sent
-                await asyncio.sleep(0.02)
-        return await asyncio.wait_for(arrived(), timeout)
+        return await self.peers.until(lambda: self.peers.telegram_to(chat_id), count, timeout)
 
     async def sms_sent(self, to: str, count: int, timeout: float = 15.0) -> list[Dict[str, Any]]:
         """Waits until ``count`` REST messages reached ``to`` at the fake Twilio API."""
-        async def arrived() -> list[Dict[str, Any]]:
-            while True:
-                sent = [m for m in self.peers.twilio_sent if m["to"] == to]
-                if len(sent) >= count:
-                    return sent
-                await asyncio.sleep(0.02)
-        return await asyncio.wait_for(arrived(), timeout)
+        return await self.peers.until(lambda: self.peers.sms_to(to), count, timeout)
+
+
+@asynccontextmanager
+async def local_peers() -> AsyncIterator[tuple[PeerState, str, FakeRasa, str]]:
+    """The Telegram/Twilio peers and the Rasa stand-in, served: (peers, URL, rasa, URL)."""
+    peers = PeerState(token=BOT_TOKEN, twilio_sid=TWILIO_SID, twilio_token=TWILIO_TOKEN)
+    rasa = FakeRasa()
+    async with serving(create_peers(peers)) as peers_url, serving(rasa.app()) as rasa_url:
+        yield peers, peers_url, rasa, rasa_url
 
 
 @asynccontextmanager
 async def running_stack(prefix: str, **overrides: str) -> AsyncIterator[Stack]:
     """Peers, fake Rasa and the gateway, all running; torn down afterwards."""
-    peers = PeerState(token=BOT_TOKEN, twilio_sid=TWILIO_SID, twilio_token=TWILIO_TOKEN)
-    rasa = FakeRasa()
     gateway_socket = free_socket()
     gateway_url = f"http://127.0.0.1:{gateway_socket.getsockname()[1]}"
-    async with serving(create_peers(peers)) as peers_url, serving(rasa.app()) as rasa_url:
+    async with local_peers() as (peers, peers_url, rasa, rasa_url):
         env = environment(
             PUBLIC_URL=overrides.pop("PUBLIC_URL", "https://rahnuma.example.org"),
             TELEGRAM_API_URL=peers_url, TWILIO_API_URL=peers_url, RASA_URL=rasa_url,

@@ -22,16 +22,16 @@ from bot.app import create_app
 from bot.identity import Pseudonyms
 from bot.logs import QUIET, JsonFormatter, configure
 from bot.metrics import Metrics
-from bot.peers import PeerState, create_peers
+from bot.peers import PeerState
 from bot.segments import count
 from bot.settings import Settings
 from tests.bot.conftest import (
     BOT_TOKEN,
-    TWILIO_SID,
     TWILIO_TOKEN,
     WEBHOOK_SECRET,
     Stack,
     environment,
+    local_peers,
     running_stack,
     serving,
 )
@@ -217,7 +217,7 @@ async def test_logs_never_carry_numbers_chat_ids_text_or_secrets(
 
 
 def sent_to(stack: Stack, chat: int = CHAT) -> List[str]:
-    return [m["text"] for m in stack.peers.telegram_sent if m["chat"]["id"] == chat]
+    return [m["text"] for m in stack.peers.telegram_to(chat)]
 
 
 async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: Stack) -> None:
@@ -303,9 +303,7 @@ async def test_delete_erases_what_the_gateway_keeps_about_the_user(
 @asynccontextmanager
 async def polling_stack(prefix: str) -> AsyncIterator[tuple[str, PeerState, FakeRasa]]:
     """A Telegram-only gateway without PUBLIC_URL: it polls the fake Bot API."""
-    peers = PeerState(token=BOT_TOKEN, twilio_sid=TWILIO_SID, twilio_token=TWILIO_TOKEN)
-    rasa = FakeRasa()
-    async with serving(create_peers(peers)) as peers_url, serving(rasa.app()) as rasa_url:
+    async with local_peers() as (peers, peers_url, rasa, rasa_url):
         env = environment(TELEGRAM_API_URL=peers_url, RASA_URL=rasa_url, REDIS_PREFIX=prefix)
         for name in ("TELEGRAM_WEBHOOK_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
                      "TWILIO_FROM_NUMBER"):

@@ -287,11 +287,10 @@ class Harness:
         return self.http.post(self.stack.url + "/sms/twilio", content=body, headers=headers)
 
     def sent_to(self, chat_id: int) -> List[str]:
-        return [m["text"] for m in list(self.stack.peers.telegram_sent)
-                if m["chat"]["id"] == chat_id]
+        return [m["text"] for m in self.stack.peers.telegram_to(chat_id)]
 
     def sms_to(self, number: str) -> List[str]:
-        return [m["body"] for m in list(self.stack.peers.twilio_sent) if m["to"] == number]
+        return [m["body"] for m in self.stack.peers.sms_to(number)]
 
     def counts(self) -> tuple[int, int, int]:
         """What left the gateway so far: to Rasa, to Telegram, to Twilio."""

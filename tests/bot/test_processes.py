@@ -22,15 +22,15 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.peers import PeerState, create_peers
+from bot.peers import PeerState
 from tests.bot.conftest import (
-    BOT_TOKEN,
     TWILIO_SID,
     TWILIO_TOKEN,
     WEBHOOK_SECRET,
     environment,
     free_socket,
-    serving,
+    local_peers,
+    text_update,
 )
 from tests.bot.fake_rasa import FakeRasa
 
@@ -50,12 +50,8 @@ class Pair:
         self.http = httpx.AsyncClient(timeout=30)
 
     async def update(self, process: int, update_id: int, chat_id: int, text: str) -> int:
-        update = {"update_id": update_id, "message": {
-            "message_id": update_id, "date": 1763800000, "text": text,
-            "chat": {"id": chat_id, "type": "private"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "A"}}}
         response = await self.http.post(
-            self.urls[process] + "/telegram/webhook", json=update,
+            self.urls[process] + "/telegram/webhook", json=text_update(update_id, chat_id, text),
             headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
         )
         return response.status_code
@@ -74,21 +70,13 @@ class Pair:
         return [m.text or "" for m in ET.fromstring(response.text).findall("Message")]
 
     async def sent_to(self, chat_id: int, count: int, timeout: float = 20) -> List[str]:
-        async def arrived() -> List[str]:
-            while True:
-                texts = [m["text"] for m in self.peers.telegram_sent
-                         if m["chat"]["id"] == chat_id]
-                if len(texts) >= count:
-                    return texts
-                await asyncio.sleep(0.05)
-        return await asyncio.wait_for(arrived(), timeout)
+        sent = await self.peers.until(lambda: self.peers.telegram_to(chat_id), count, timeout)
+        return [m["text"] for m in sent]
 
 
 @asynccontextmanager
 async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
-    peers = PeerState(token=BOT_TOKEN, twilio_sid=TWILIO_SID, twilio_token=TWILIO_TOKEN)
-    rasa = FakeRasa()
-    async with serving(create_peers(peers)) as peers_url, serving(rasa.app()) as rasa_url:
+    async with local_peers() as (peers, peers_url, rasa, rasa_url):
         processes: List[subprocess.Popen[bytes]] = []
         logs: List[IO[bytes]] = []
         urls = []
@@ -209,12 +197,6 @@ async def test_a_gateway_killed_while_answering_loses_nothing(prefix: str) -> No
             await waiting
         pair.rasa.delay = 0.0
 
-        async def delivered() -> List[str]:
-            while True:
-                bodies = [m["body"] for m in pair.peers.twilio_sent if m["to"] == sender]
-                if bodies:
-                    return bodies
-                await asyncio.sleep(0.2)
-
-        assert await asyncio.wait_for(delivered(), timeout=75) == ["echo: still there?"]
+        sent = await pair.peers.until(lambda: pair.peers.sms_to(sender), 1, timeout=75)
+        assert [m["body"] for m in sent] == ["echo: still there?"]
         assert pair.rasa.messages() == ["still there?", "still there?"]  # asked again, once
