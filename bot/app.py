@@ -21,7 +21,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, Sequence
+from typing import AsyncIterator, Dict, List, Optional
 from urllib.parse import parse_qsl
 
 import httpx
@@ -128,7 +128,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
         stack.push_async_callback(gateway.sms.close)
         gateway.validator = RequestValidator(str(settings.twilio_auth_token))
         conversations.channels["sms"] = gateway.sms
-        outbox.register("sms", _sending(gateway.sms.send))
+        outbox.register("sms", gateway.sms.send)
     if settings.telegram_enabled:
         assert settings.telegram_bot_token is not None
         application = build_application(
@@ -137,7 +137,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
         )
         gateway.telegram = TelegramChannel(application, redis, prefix)
         conversations.channels["telegram"] = gateway.telegram
-        outbox.register("telegram", _sending(gateway.telegram.send))
+        outbox.register("telegram", gateway.telegram.send)
         await stack.enter_async_context(application)
         if settings.telegram_webhook:
             assert settings.telegram_webhook_secret is not None
@@ -165,15 +165,6 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
     return gateway
-
-
-def _sending(
-    send: Callable[[str, Sequence[Outgoing]], Awaitable[None]],
-) -> Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]:
-    async def sender(pseudonym: str, address: str, messages: Sequence[Outgoing]) -> None:
-        await send(address, messages)
-
-    return sender
 
 
 def _gateway(request: Request) -> Gateway:

@@ -34,7 +34,7 @@ GROUP = "senders"
 CLAIM_IDLE_MS = 30_000
 MAX_DELIVERIES = 8
 
-Sender = Callable[[str, str, Sequence[Outgoing]], Awaitable[None]]
+Sender = Callable[[str, Sequence[Outgoing]], Awaitable[None]]  # a channel's send(address, ...)
 
 
 class Outbox:
@@ -60,7 +60,7 @@ class Outbox:
         self._senders: Dict[str, Sender] = {}
 
     def register(self, channel: str, sender: Sender) -> None:
-        """Says how to send on ``channel``: ``sender(pseudonym, address, messages)``."""
+        """Says how to send on ``channel``: ``sender(address, messages)``."""
         self._senders[channel] = sender
 
     async def put(self, pseudonym: str, channel: str, messages: Sequence[Outgoing]) -> None:
@@ -125,7 +125,7 @@ class Outbox:
             return await self._done(entry_id, channel, reason)
         messages = decode_outgoing(self._sealer.open(fields[b"body"]))
         try:
-            await sender(pseudonym, address, messages)
+            await sender(address, messages)
         except DeliveryError as error:
             if error.permanent:
                 logger.warning("outbox: %s for %s; entry dropped", error, pseudonym)
