@@ -41,7 +41,8 @@ chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms]
 	@$(BOT_PY) -m bot.chat --channel $(or $(CHANNEL),telegram)
 
 bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
-	@$(BOT_PY) bench/gateway.py --start --messages $(or $(N),600) --concurrency $(or $(C),20)
+	@STACK_LOG=results/bench/stack.log scripts/with-stack \
+	  $(BOT_PY) bench/gateway.py --messages $(or $(N),600) --concurrency $(or $(C),20)
 
 secrets: $(BOT_VENV)/.installed ## Write the gateway's own keys to .env when missing (never overwrites)
 	@scripts/init-secrets .env

@@ -1,6 +1,6 @@
 """Benchmark: SMS through the gateway versus the same messages straight to Rasa.
 
-    make bench                      # starts the stack, runs, stops it
+    make bench                      # starts the stack (scripts/with-stack), runs, stops it
     .venv-bot/bin/python bench/gateway.py --messages 600 --concurrency 20
 
 In one run, the same messages (held-out examples from nlu/test, in English,
@@ -28,11 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -48,11 +46,10 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.chat import read_env  # noqa: E402
+from bot.chat import HOLDING, read_env  # noqa: E402
 from bot.segments import count  # noqa: E402
-from bot.texts import LANGUAGES, text  # noqa: E402
+from bot.texts import LANGUAGES  # noqa: E402
 
-HOLDING = frozenset(text("holding", language) for language in LANGUAGES)
 KEYWORDS = re.compile(r"^(stop|start|help|more|info|cancel|end|quit|yes|\d+)$", re.I)
 
 
@@ -322,47 +319,16 @@ async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, R
         return gateway, rasa
 
 
-def start_stack(log: Path) -> subprocess.Popen[bytes]:
-    """``python -m bot.serve`` in the background with a rate limit that lets the bench through."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "RATE_LIMIT_PER_MINUTE": "100000",
-           "TELEGRAM_BOT_TOKEN": "", "TWILIO_ACCOUNT_SID": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.serve"], cwd=ROOT, env=env,
-        stdout=log.open("w"), stderr=subprocess.STDOUT)
-    print(f"==> Starting the stack (log: {log}); loading the model takes about a minute",
-          flush=True)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the stack did not start; see {log}")
-        try:
-            if httpx.get("http://127.0.0.1:8080/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    process.terminate()
-    raise SystemExit("the stack was not ready in 10 minutes")
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=600, help="per path (N)")
     parser.add_argument("--concurrency", type=int, default=20, help="concurrent users (C)")
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     parser.add_argument("--rasa", default="http://127.0.0.1:5005")
-    parser.add_argument("--start", action="store_true", help="start the stack (make serve) first")
     parser.add_argument("--out", type=Path, default=ROOT / "results/bench")
     args = parser.parse_args(argv)
-    stack = start_stack(args.out / "stack.log") if args.start else None
-    try:
-        env = read_env(ROOT / "var/local.env")
-        gateway, rasa = asyncio.run(measure(args, env))
-    finally:
-        if stack is not None:
-            stack.terminate()
-            stack.wait(30)
+    env = read_env(ROOT / "var/local.env")  # written by the stack (make serve, with-stack)
+    gateway, rasa = asyncio.run(measure(args, env))
     print(report(gateway, rasa, args.concurrency, args.out))
     print(f"==> Written to {args.out}/gateway.md, gateway.json, gateway.png")
     return 0
