@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import uvicorn
@@ -15,9 +14,6 @@ from bot.settings import Settings
 
 def main() -> int:
     """Starts the gateway; a bad setting ends it with a one-line message, not a traceback."""
-    # Durations from python-telegram-bot as timedelta (its announced default), not
-    # deprecated ints: a 429's retry_after no longer warns.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
     try:
         settings = Settings.load()
     except ConfigError as error:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from typing import List, Optional, Sequence
 
@@ -162,6 +163,9 @@ def build_application(
     token: str, api_url: str, polling: bool
 ) -> Application:  # type: ignore[type-arg]
     """The ptb Application: webhook mode has no updater; 429s are retried, not dropped."""
+    # Durations as timedelta (ptb's announced default), not deprecated ints: a 429's
+    # retry_after no longer warns. ptb reads this when it parses a response.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     builder = (
         Application.builder()
         .token(token)

@@ -30,7 +30,6 @@ from bot.peers import PeerState, create_peers
 from bot.settings import Settings
 from tests.bot.fake_rasa import FakeRasa
 
-os.environ.setdefault("PTB_TIMEDELTA", "true")  # as bot/__main__.py sets it
 REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOT_TOKEN = "4242:TEST-token_for-the-local-peer"
 WEBHOOK_SECRET = "s3cret-Header_value"

@@ -7,7 +7,6 @@ wired to the local Telegram/Twilio peers. Run in ``.venv-bot``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pytest
 
 from bot.chat import Phone, read_env
 
-os.environ.setdefault("PTB_TIMEDELTA", "true")
 ROOT = Path(__file__).resolve().parents[2]
 
 
