@@ -36,7 +36,7 @@ from twilio.request_validator import RequestValidator
 from bot import texts
 from bot.conversation import Conversations, Inbound, Outgoing
 from bot.errors import ForgedRequestError, GatewayError
-from bot.identity import AddressBook, Pseudonyms, Sealer
+from bot.identity import AddressBook, Sealer
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa import RasaClient
@@ -111,11 +111,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
     addresses = AddressBook(redis, sealer, prefix, settings.address_retention_days * 86400)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, http)
     outbox = Outbox(redis, prefix, sealer, addresses, metrics)
-    conversations = Conversations(
-        redis, prefix, Pseudonyms(str(settings.pseudonym_key)), sealer, addresses, rasa,
-        outbox, metrics, settings.rate_limit_per_minute, settings.address_retention_days * 86400,
-        settings.rasa_timeout,
-    )
+    conversations = Conversations(redis, settings, sealer, addresses, rasa, outbox, metrics)
     gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox)
     if settings.sms_enabled:
         assert settings.twilio_auth_token is not None and settings.twilio_account_sid

@@ -40,6 +40,7 @@ from bot.errors import DeliveryError, RasaUnavailableError
 from bot.identity import AddressBook, Pseudonyms, Sealer
 from bot.metrics import Metrics
 from bot.rasa import Button, RasaClient, Reply
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -208,29 +209,25 @@ class Conversations:
     def __init__(
         self,
         redis: Redis,
-        prefix: str,
-        pseudonyms: Pseudonyms,
+        settings: Settings,
         sealer: Sealer,
         addresses: AddressBook,
         rasa: RasaClient,
         outbox: Outbox,
         metrics: Metrics,
-        rate_limit_per_minute: int,
-        retention_seconds: int,
-        rasa_timeout: float = 30.0,
     ) -> None:
         self._redis = redis
-        self._prefix = prefix
-        self._pseudonyms = pseudonyms
+        self._prefix = settings.redis_prefix
+        self._pseudonyms = Pseudonyms(str(settings.pseudonym_key))
         self._sealer = sealer
         self.addresses = addresses
         self._rasa = rasa
         self._outbox = outbox
         self._metrics = metrics
-        self._rate_limit = rate_limit_per_minute
-        self._retention = retention_seconds
+        self._rate_limit = settings.rate_limit_per_minute
+        self._retention = addresses.ttl  # a user's state lives as long as their address
         # A process that dies while answering frees its user after this.
-        self._lock_ttl_ms = int((rasa_timeout + LOCK_MARGIN) * 1000)
+        self._lock_ttl_ms = int((settings.rasa_timeout + LOCK_MARGIN) * 1000)
         self._accept = redis.register_script(ACCEPT_SCRIPT)
         self._advance = redis.register_script(ADVANCE_SCRIPT)
         self._finish = redis.register_script(FINISH_SCRIPT)
