@@ -2,9 +2,14 @@
 
 ``Escalation.submit(report) -> reference`` is the one call the report form
 makes. It returns only after the report is stored, so the user is told
-"saved" only when that is true. This module ships an in-memory implementation
-(the embedded default and the tests); a durable Redis Streams implementation
-that delivers to hotline staff plugs in behind the same interface.
+"saved" only when that is true. Two implementations, chosen by
+``ESCALATION_BACKEND``:
+
+- ``redis`` (what ``make serve`` and deployments use): ``bot.reports`` writes
+  the report, sealed, to a Redis stream that the relay (``bot/relay.py``)
+  delivers to hotline staff; it needs ``REDIS_URL`` and ``RAHNUMA_DATA_KEY``
+  (``REDIS_PREFIX`` as the gateway's).
+- ``memory`` (the default for unit tests): kept in this process only.
 
 Exceptions::
 
@@ -19,18 +24,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Dict, List, Optional, Protocol
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.reports import ReportStore, ReportStoreError, Submission, new_reference, sealer_for
+
 logger = logging.getLogger(__name__)
-
-# Crockford base32 without I, L, O, U: no letters that read as digits.
-_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_REFERENCE_LENGTH = 6
-
 
 class EscalationError(Exception):
     """The report could not be handled."""
@@ -57,12 +61,6 @@ class Report:
     def urgent(self) -> bool:
         """Someone is in danger now: staff must see this first."""
         return self.danger_now
-
-
-def new_reference() -> str:
-    """A short random reference such as ``R-7K2M9Q`` (about 10^9 possibilities)."""
-    code = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_LENGTH))
-    return f"R-{code}"
 
 
 class Escalation(Protocol):
@@ -107,10 +105,59 @@ class InMemoryEscalation:
         return self._reports.get(reference)
 
 
+class RedisEscalation:
+    """Reports in the durable Redis queue that the relay delivers to hotline staff."""
+
+    def __init__(self, url: str, prefix: str, keys: str) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._keys = keys
+        self._store: Optional[ReportStore] = None
+
+    def _reports(self) -> ReportStore:
+        # Built on first use, inside the action server's event loop.
+        if self._store is None:
+            redis = Redis.from_url(self._url, socket_timeout=10, socket_connect_timeout=5)
+            self._store = ReportStore(redis, self._prefix, sealer_for(self._keys))
+        return self._store
+
+    async def submit(self, report: Report) -> str:
+        """Returns the reference once Redis has the report (and its replicas, if any)."""
+        submission = Submission(
+            reporter=report.reporter,
+            language=report.language,
+            channel=report.channel,
+            description=report.description,
+            location=report.location,
+            urgent=report.urgent,
+            may_contact=report.may_contact,
+        )
+        try:
+            return await self._reports().submit(submission)
+        except (RedisError, OSError, ReportStoreError) as error:
+            raise EscalationUnavailableError(f"report store: {type(error).__name__}") from error
+
+    async def references_of(self, reporter: str) -> List[str]:
+        """References of this reporter's reports that staff still hold."""
+        try:
+            return await self._reports().references_of(reporter)
+        except (RedisError, OSError) as error:
+            raise EscalationUnavailableError(f"report store: {type(error).__name__}") from error
+
+
 @lru_cache(maxsize=1)
 def get_escalation() -> Escalation:
     """The configured implementation, built on first use (never at import)."""
     backend = os.environ.get("ESCALATION_BACKEND", "memory")
     if backend == "memory":
         return InMemoryEscalation()
-    raise EscalationError(f"unknown ESCALATION_BACKEND {backend!r}; expected 'memory'")
+    if backend == "redis":
+        keys = os.environ.get("RAHNUMA_DATA_KEY", "")
+        if not keys.strip():
+            raise EscalationError("ESCALATION_BACKEND=redis needs RAHNUMA_DATA_KEY")
+        return RedisEscalation(
+            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            os.environ.get("REDIS_PREFIX", "rahnuma"),
+            keys,
+        )
+    raise EscalationError(f"unknown ESCALATION_BACKEND {backend!r}; expected 'memory' or 'redis'")

@@ -8,6 +8,7 @@ and the user is told so.
 
 from __future__ import annotations
 
+import logging
 from typing import List
 
 from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
@@ -15,7 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.escalation import get_escalation
+from actions.escalation import EscalationError, get_escalation
+
+logger = logging.getLogger(__name__)
 
 ERASE_SLOT = "data_erased"
 
@@ -31,7 +34,11 @@ class ActionDeleteMyData(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Resets slots and marks the erasure; the language survives so replies stay readable."""
-        kept = len(await get_escalation().references_of(tracker.sender_id))
+        try:
+            kept = len(await get_escalation().references_of(tracker.sender_id))
+        except EscalationError:
+            logger.warning("report store unreachable while erasing; kept reports not counted")
+            kept = 0
         if kept:
             dispatcher.utter_message(response="utter_data_deleted_reports_kept", count=kept)
         else:

@@ -1,7 +1,9 @@
 """The gateway as an ASGI app: the routes of the contract and the lifespan that builds everything.
 
-    POST /telegram/webhook   Telegram updates (secret header checked, constant time)
-    POST /sms/twilio         Twilio SMS webhooks (signature checked against PUBLIC_URL)
+    POST /telegram/webhook   Telegram updates (secret header checked, constant time);
+                             the staff chat's commands and buttons go to ``bot/hotline.py``
+    POST /sms/twilio         Twilio SMS webhooks (signature checked against PUBLIC_URL);
+                             on-call numbers' commands go to ``bot/hotline.py``
     GET  /healthz            the process is up
     GET  /readyz             Redis and Rasa answer
     GET  /metrics            Prometheus
@@ -36,10 +38,12 @@ from twilio.request_validator import RequestValidator
 from bot import texts
 from bot.conversation import Conversations, Inbound, Outgoing
 from bot.errors import ForgedRequestError, GatewayError
+from bot.hotline import Hotline
 from bot.identity import AddressBook, Sealer
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa import RasaClient
+from bot.reports import ReportStore, sealer_for
 from bot.settings import Settings
 from bot.sms import STOP_WORDS, SmsChannel, keyword, twiml, verify
 from bot.telegram import (
@@ -68,6 +72,7 @@ class Gateway:
     conversations: Conversations
     rasa: RasaClient
     outbox: Outbox
+    hotline: Hotline
     telegram: Optional[TelegramChannel] = None
     sms: Optional[SmsChannel] = None
     validator: Optional[RequestValidator] = None
@@ -112,7 +117,10 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, http)
     outbox = Outbox(redis, prefix, sealer, addresses, metrics)
     conversations = Conversations(redis, settings, sealer, addresses, rasa, outbox, metrics)
-    gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox)
+    store = ReportStore(redis, prefix, sealer_for(str(settings.data_keys)))
+    hotline = Hotline(store, settings, conversations)
+    conversations.hotline = hotline
+    gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox, hotline)
     if settings.sms_enabled:
         assert settings.twilio_auth_token is not None and settings.twilio_account_sid
         assert settings.twilio_from_number is not None
@@ -144,7 +152,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
             )
             logger.info("telegram: webhook registered", extra={"mode": "webhook"})
         else:
-            install_handlers(application, conversations)
+            install_handlers(application, conversations, hotline)
             await application.start()
             stack.push_async_callback(application.stop)
             assert application.updater is not None
@@ -198,7 +206,7 @@ async def telegram_webhook(request: Request) -> Response:
     if update is None:
         gateway.metrics.rejected.labels("telegram", "malformed").inc()
         return PlainTextResponse("body is not a Telegram update", status_code=400)
-    await route_update(update, gateway.conversations)
+    await route_update(update, gateway.conversations, gateway.hotline)
     return PlainTextResponse("ok")
 
 
@@ -223,6 +231,11 @@ async def sms_webhook(request: Request) -> Response:
     if not sid or not sender:
         gateway.metrics.rejected.labels("sms", "malformed").inc()
         return PlainTextResponse("MessageSid and From are required", status_code=400)
+    if gateway.hotline.is_staff_number(sender):  # an on-call phone acting on a report
+        return Response(
+            twiml(await gateway.hotline.on_sms(sender, sid, params.get("Body", ""))),
+            media_type=XML,
+        )
     media = "mms" if params.get("NumMedia", "0") not in ("", "0") else None
     inbound = Inbound("sms", sender, sid, params.get("Body", ""), media=media)
     conversations = gateway.conversations

@@ -175,6 +175,16 @@ class Channel(Protocol):
         """Delivers messages now; raises DeliveryError when the provider refuses."""
 
 
+class Handoff(Protocol):
+    """The hotline's say before the assistant's (``bot/hotline.py``)."""
+
+    async def intercept(self, pseudonym: str, inbound: Inbound) -> Optional[List[Outgoing]]:
+        """Messages for the user ([] for none) instead of the assistant's answer, or None."""
+
+    async def forget(self, pseudonym: str) -> None:
+        """The user erased their data."""
+
+
 class Outbox(Protocol):
     """Where replies wait when they cannot be delivered at once (``bot/outbox.py``)."""
 
@@ -222,7 +232,7 @@ class Conversations:
         self._sealer = sealer
         self.addresses = addresses
         self._rasa = rasa
-        self._outbox = outbox
+        self.outbox = outbox
         self._metrics = metrics
         self._rate_limit = settings.rate_limit_per_minute
         self._retention = addresses.ttl  # a user's state lives as long as their address
@@ -233,6 +243,7 @@ class Conversations:
         self._finish = redis.register_script(FINISH_SCRIPT)
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self.channels: Dict[str, Channel] = {}
+        self.hotline: Optional[Handoff] = None
         self._tasks: Set[asyncio.Task[None]] = set()
 
     # -- keys --------------------------------------------------------------
@@ -363,7 +374,10 @@ class Conversations:
         )
         erase = False
         try:
-            step = channel.interpret(inbound, user)
+            held = await self.hotline.intercept(pseudonym, inbound) if self.hotline else None
+            step: Step = Answer(tuple(held)) if held is not None else channel.interpret(
+                inbound, user
+            )
             if isinstance(step, ToRasa):
                 metadata = {
                     "channel": channel.name,
@@ -453,7 +467,7 @@ class Conversations:
             await self.channels[channel_name].send(address, messages)
         except DeliveryError as error:
             logger.warning("delivery to %s failed (%s); queued for retry", pseudonym, error)
-            await self._outbox.put(pseudonym, channel_name, messages)
+            await self.outbox.put(pseudonym, channel_name, messages)
 
     async def _deliver_sms(
         self,
@@ -474,7 +488,7 @@ class Conversations:
         handed = await self._claim(keys=[claim, replies, waiting],
                                    args=["sync", encode_outgoing(messages), REPLY_TTL])
         if not handed and messages:
-            await self._outbox.put(pseudonym, "sms", messages)
+            await self.outbox.put(pseudonym, "sms", messages)
 
     async def wait_for_sms_answer(
         self, message_id: str, budget: float
@@ -542,6 +556,8 @@ class Conversations:
         """Erases what the gateway keeps about a user (the opt-out stays, by law and kindness)."""
         await self._redis.delete(self._key("user", pseudonym))
         await self.addresses.forget(pseudonym)
+        if self.hotline is not None:
+            await self.hotline.forget(pseudonym)
 
     # -- background ---------------------------------------------------------
 

@@ -28,6 +28,7 @@ from starlette.datastructures import Secret
 from bot.errors import ConfigError
 
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+PHONE_PATTERN = re.compile(r"\+[1-9][0-9]{6,14}")
 N = TypeVar("N", int, float)
 SECRETS_HINT = "run `make secrets` to write fresh keys to .env"
 
@@ -57,6 +58,16 @@ class Settings:
     sms_max_segments: int = 3
     rate_limit_per_minute: int = 20
     log_level: str = "INFO"
+    hotline_telegram_chat_id: Optional[int] = None
+    hotline_staff_telegram_ids: frozenset[int] = frozenset()
+    hotline_sms_numbers: tuple[str, ...] = field(default=(), repr=False)  # staff numbers
+    hotline_webhook_url: Optional[str] = None
+    hotline_webhook_secret: Optional[Secret] = None
+    report_retention_days: int = 90
+    relay_max_attempts: int = 10
+    relay_retry_seconds: float = 5.0
+    relay_claim_idle_seconds: float = 60.0
+    relay_metrics_port: int = 9108
 
     @property
     def telegram_enabled(self) -> bool:
@@ -72,6 +83,15 @@ class Settings:
     def sms_enabled(self) -> bool:
         """Twilio credentials are configured."""
         return self.twilio_account_sid is not None
+
+    @property
+    def hotline_enabled(self) -> bool:
+        """At least one place to deliver trafficking reports to is configured."""
+        return bool(
+            self.hotline_telegram_chat_id is not None
+            or self.hotline_sms_numbers
+            or self.hotline_webhook_url
+        )
 
     def public(self, path: str) -> str:
         """The URL Telegram or Twilio calls for ``path`` (what Twilio signs)."""
@@ -113,6 +133,16 @@ class Settings:
             sms_max_segments=_number(config, "SMS_MAX_SEGMENTS", int, 3),
             rate_limit_per_minute=_number(config, "RATE_LIMIT_PER_MINUTE", int, 20),
             log_level=config("LOG_LEVEL", default="INFO").upper(),
+            hotline_telegram_chat_id=_chat_id(config, "HOTLINE_TELEGRAM_CHAT_ID"),
+            hotline_staff_telegram_ids=frozenset(_ids(config, "HOTLINE_STAFF_TELEGRAM_IDS")),
+            hotline_sms_numbers=tuple(_numbers(config, "HOTLINE_SMS_NUMBERS")),
+            hotline_webhook_url=_optional(config, "HOTLINE_WEBHOOK_URL"),
+            hotline_webhook_secret=_secret(config, "HOTLINE_WEBHOOK_SECRET"),
+            report_retention_days=_number(config, "REPORT_RETENTION_DAYS", int, 90),
+            relay_max_attempts=_number(config, "RELAY_MAX_ATTEMPTS", int, 10),
+            relay_retry_seconds=_number(config, "RELAY_RETRY_SECONDS", float, 5.0),
+            relay_claim_idle_seconds=_number(config, "RELAY_CLAIM_IDLE_SECONDS", float, 60.0),
+            relay_metrics_port=_number(config, "RELAY_METRICS_PORT", int, 9108),
         )
         settings.check()
         return settings
@@ -154,6 +184,7 @@ class Settings:
                 missing.append("PUBLIC_URL")
             if missing:
                 raise ConfigError(f"SMS is half-configured: set {', '.join(missing)} as well")
+        self._check_hotline()
         ranges = {
             "GATEWAY_PORT": (self.gateway_port, 1, 65535),
             "RASA_TIMEOUT_SECONDS": (self.rasa_timeout, 0.1, 600),
@@ -162,10 +193,42 @@ class Settings:
             "SMS_REPLY_BUDGET_SECONDS": (self.sms_reply_budget, 0.1, 14),
             "SMS_MAX_SEGMENTS": (self.sms_max_segments, 1, 10),
             "RATE_LIMIT_PER_MINUTE": (self.rate_limit_per_minute, 1, 1_000_000),
+            "REPORT_RETENTION_DAYS": (self.report_retention_days, 1, 3650),
+            "RELAY_MAX_ATTEMPTS": (self.relay_max_attempts, 1, 100),
+            "RELAY_RETRY_SECONDS": (self.relay_retry_seconds, 0.01, 3600),
+            "RELAY_CLAIM_IDLE_SECONDS": (self.relay_claim_idle_seconds, 0.5, 3600),
+            "RELAY_METRICS_PORT": (self.relay_metrics_port, 0, 65535),
         }
         for name, (value, low, high) in ranges.items():
             if not (math.isfinite(value) and low <= value <= high):
                 raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+
+
+    def _check_hotline(self) -> None:
+        if self.hotline_telegram_chat_id is not None:
+            if not self.telegram_enabled:
+                raise ConfigError(
+                    "HOTLINE_TELEGRAM_CHAT_ID needs TELEGRAM_BOT_TOKEN (the bot posts there)"
+                )
+            if not self.hotline_staff_telegram_ids:
+                raise ConfigError(
+                    "HOTLINE_TELEGRAM_CHAT_ID is set but HOTLINE_STAFF_TELEGRAM_IDS is empty: "
+                    "nobody could claim a report"
+                )
+        if self.hotline_sms_numbers and not self.sms_enabled:
+            raise ConfigError("HOTLINE_SMS_NUMBERS needs Twilio (TWILIO_ACCOUNT_SID and the rest)")
+        url = self.hotline_webhook_url
+        if url is not None:
+            parts = urlsplit(url)
+            local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                raise ConfigError("HOTLINE_WEBHOOK_URL must start with https://")
+            secret = self.hotline_webhook_secret
+            if secret is None or len(str(secret)) < 32:
+                raise ConfigError(
+                    "HOTLINE_WEBHOOK_SECRET (at least 32 characters) is required with "
+                    "HOTLINE_WEBHOOK_URL: the case system checks the signature with it"
+                )
 
 
 def _optional(config: Config, name: str) -> Optional[str]:
@@ -183,6 +246,33 @@ def _required(config: Config, name: str) -> Secret:
     if value is None:
         raise ConfigError(f"{name} is not set; {SECRETS_HINT}")
     return value
+
+
+def _chat_id(config: Config, name: str) -> Optional[int]:
+    raw = _optional(config, name)
+    if raw is None:
+        return None
+    if not re.fullmatch(r"-?[0-9]{1,20}", raw):
+        raise ConfigError(f"{name} must be a Telegram chat id (a number such as -1001234567890)")
+    return int(raw)
+
+
+def _ids(config: Config, name: str) -> list[int]:
+    raw = _optional(config, name) or ""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not all(re.fullmatch(r"[0-9]{1,20}", item) for item in items):
+        raise ConfigError(f"{name} must be Telegram user ids (numbers), comma-separated")
+    return [int(item) for item in items]
+
+
+def _numbers(config: Config, name: str) -> list[str]:
+    raw = _optional(config, name) or ""
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not all(PHONE_PATTERN.fullmatch(item) for item in items):
+        raise ConfigError(
+            f"{name} must be phone numbers in E.164 form (+923001234567), comma-separated"
+        )
+    return items
 
 
 def _number(config: Config, name: str, kind: Callable[[str], N], default: N) -> N:

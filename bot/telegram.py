@@ -25,7 +25,7 @@ import hashlib
 import logging
 import os
 import re
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from redis.asyncio import Redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -41,6 +41,9 @@ from bot import texts
 from bot.conversation import Answer, Conversations, Inbound, Outgoing, Step, ToRasa, UserState
 from bot.errors import DeliveryError
 from bot.rasa import Reply
+
+if TYPE_CHECKING:
+    from bot.hotline import Hotline
 
 logger = logging.getLogger(__name__)
 
@@ -178,12 +181,17 @@ def build_application(
     return builder.build()
 
 
-async def route_update(update: Update, conversations: Conversations) -> None:
-    """Hands one update to the conversation (webhook and polling alike).
+async def route_update(
+    update: Update, conversations: Conversations, hotline: Optional[Hotline] = None
+) -> None:
+    """Hands one update to the conversation, or to the hotline when staff act.
 
     Errors propagate: the webhook answers 503 so Telegram delivers the update
     again (a duplicate of a queued message is then dropped), never a silent loss.
     """
+    if hotline is not None and hotline.concerns(update):
+        await hotline.on_telegram(update)
+        return
     chat = update.effective_chat
     if chat is None or chat.type != "private":
         return  # groups and channels are not conversations with a user
@@ -229,12 +237,16 @@ async def _on_button(update: Update, data: str, conversations: Conversations) ->
     )
 
 
-def install_handlers(application: Application, conversations: Conversations) -> None:  # type: ignore[type-arg]
+def install_handlers(
+    application: Application,  # type: ignore[type-arg]
+    conversations: Conversations,
+    hotline: Optional[Hotline] = None,
+) -> None:
     """For long polling: every update goes through ``route_update``."""
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Any update: queued for the conversation."""
-        await route_update(update, conversations)
+        await route_update(update, conversations, hotline)
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Logs the failure (no update content) and never shows a traceback to a user."""

@@ -84,6 +84,43 @@ TEXTS = {
         "Sorry, something went wrong on our side. Please send your message again. "
         "In danger now? Call 15.",
     ),
+    "hotline_claimed": pgettext(
+        "gateway",
+        "A hotline worker is now looking at your report {reference}. Your messages here "
+        "go to them until the case is closed; send MENU to talk to the assistant again. "
+        "In danger now? Call 15.",
+    ),
+    "hotline_reply": pgettext(
+        "gateway",
+        "Message from the hotline about your report {reference}:\n\n{text}\n\n"
+        "Answer here, or send MENU to talk to the assistant.",
+    ),
+    "hotline_resolved": pgettext(
+        "gateway",
+        "The hotline has closed your report {reference}. Thank you for reporting. "
+        "Send MENU to see the topics.",
+    ),
+    "hotline_forward_failed": pgettext(
+        "gateway",
+        "Your message could not reach the hotline worker just now. Please send it again "
+        "in a few minutes. In danger now? Call 15.",
+    ),
+    "report_status_open": pgettext(
+        "gateway",
+        "Your report {reference} has reached the hotline and is waiting for a hotline worker.",
+    ),
+    "report_status_claimed": pgettext(
+        "gateway",
+        "A hotline worker is handling your report {reference}.",
+    ),
+    "report_status_resolved": pgettext(
+        "gateway",
+        "The hotline has closed your report {reference}.",
+    ),
+    "report_status_unknown": pgettext(
+        "gateway",
+        "There is no report {reference} from you. Please check the reference you were given.",
+    ),
 }
 
 
@@ -98,7 +135,16 @@ def _catalog(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
 
 
-def text(key: str, language: str | None) -> str:
-    """The gateway text ``key`` in ``language`` (English when unknown)."""
+def text(key: str, language: str | None, **values: str) -> str:
+    """The gateway text ``key`` in ``language`` (English when unknown), ``values`` filled in.
+
+    In Urdu script, Latin values (a reference such as R-7K2M9Q) are wrapped in
+    Unicode isolates so they keep their order inside right-to-left text.
+    """
     chosen = language if language in LANGUAGES else ENGLISH
-    return _catalog(chosen).pgettext(CONTEXT, TEXTS[key])
+    template = _catalog(chosen).pgettext(CONTEXT, TEXTS[key])
+    if not values:
+        return template
+    if chosen == URDU:
+        values = {name: f"\u2068{value}\u2069" for name, value in values.items()}
+    return template.format(**values)
