@@ -12,6 +12,10 @@ limits enforced (4096 characters of text, 64 bytes of callback_data) and its
 error format. Twilio (``/2010-04-01/Accounts/<sid>/Messages.json``): basic
 auth, the 1600-character limit, error 21610 for unsubscribed numbers.
 
+A hotline's case system (``POST /_peer/casebook``, ``HOTLINE_WEBHOOK_URL``)
+records each signed post with its headers; it can be down, fail, or hold
+its answer.
+
 ``/_peer/...`` lets a test or the chat command look at what was sent, queue
 updates for polling, and make the next calls fail (429, 5xx).
 """
@@ -51,6 +55,10 @@ class PeerState:
     unsubscribed: set[str] = field(default_factory=set)
     fail_telegram: List[int] = field(default_factory=list)  # statuses for the next sends
     fail_twilio: List[int] = field(default_factory=list)
+    casebook: List[Dict[str, Any]] = field(default_factory=list)  # a hotline's case system
+    fail_casebook: List[int] = field(default_factory=list)  # statuses for the next posts
+    casebook_down: bool = False  # answer every post with 503 until cleared
+    casebook_hold: float = 0.0  # seconds to keep a post waiting after recording it
     calls: List[str] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
@@ -157,7 +165,8 @@ def create_peers(state: PeerState) -> Starlette:
         message = {
             "message_id": state.next_id(),
             "date": int(time.time()),
-            "chat": {"id": int(params["chat_id"]), "type": "private"},
+            "chat": {"id": int(params["chat_id"]),
+                     "type": "supergroup" if int(params["chat_id"]) < 0 else "private"},
             "text": text,
         }
         if markup:
@@ -223,6 +232,21 @@ def create_peers(state: PeerState) -> Starlette:
         to = request.query_params.get("to")
         return JSONResponse({"sent": state.twilio_sent if to is None else state.sms_to(to)})
 
+    async def casebook(request: Request) -> Response:
+        """A case system's webhook: records the post (headers and raw body), then answers."""
+        if state.casebook_down:
+            return JSONResponse({"error": "down"}, status_code=503)
+        if state.fail_casebook:
+            return JSONResponse({"error": "failing"}, status_code=state.fail_casebook.pop(0))
+        body = await request.body()
+        state.casebook.append({"headers": dict(request.headers), "body": body.decode("utf-8")})
+        if state.casebook_hold:
+            await asyncio.sleep(state.casebook_hold)
+        return JSONResponse({"received": True}, status_code=201)
+
+    async def peek_casebook(request: Request) -> Response:
+        return JSONResponse({"received": state.casebook})
+
     async def queue_update(request: Request) -> Response:
         state.updates.append(await request.json())
         return JSONResponse({"queued": len(state.updates)})
@@ -234,6 +258,8 @@ def create_peers(state: PeerState) -> Starlette:
             Route("/_peer/telegram", peek_telegram, methods=["GET"]),
             Route("/_peer/twilio", peek_twilio, methods=["GET"]),
             Route("/_peer/telegram/updates", queue_update, methods=["POST"]),
+            Route("/_peer/casebook", casebook, methods=["POST"]),
+            Route("/_peer/casebook/received", peek_casebook, methods=["GET"]),
         ]
     )
 
