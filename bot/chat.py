@@ -8,7 +8,12 @@ it: Telegram messages with their buttons (type the number to press one), SMS
 bodies with their billed segments and encoding, including answers that come
 later through the REST API.
 
-    :sms / :telegram   switch channel        :quit   leave
+With the local stack, a hotline staff chat is configured too: ``:staff``
+becomes a hotline worker in it, who sees the reports the relay delivers and
+can press Claim / Resolve or type /open, /claim, /reply and /resolve.
+
+    :sms / :telegram / :staff   switch role      (empty line: look for new messages)
+    :quit                       leave
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from bot.texts import LANGUAGES, text
 
 LOCAL_ENV = Path("var/local.env")
 HOLDING = frozenset(text("holding", language) for language in LANGUAGES)
-HELP = "Type a message. :sms / :telegram switch channel, a number presses a button, :quit leaves."
+HELP = ("Type a message. :sms / :telegram / :staff switch role, a number presses a button, "
+        "an empty line looks for new messages, :quit leaves.")
 
 
 def read_env(path: Path) -> Dict[str, str]:
@@ -58,8 +64,12 @@ class Phone:
         self.number = "+92300" + "".join(str(secrets.randbelow(10)) for _ in range(7))
         self._update_ids = itertools.count(int(time.time() * 1000) % 2_000_000_000)
         self._buttons: List[Dict[str, Any]] = []
+        self._staff_buttons: List[Dict[str, Any]] = []
         self._seen_telegram = 0
         self._seen_sms = 0
+        self._seen_staff = 0
+        self.staff_chat = int(env.get("HOTLINE_TELEGRAM_CHAT_ID") or 0)
+        self.staff_id = int((env.get("HOTLINE_STAFF_TELEGRAM_IDS") or "0").split(",")[0])
         self.http = httpx.Client(timeout=60)
 
     def close(self) -> None:
@@ -68,13 +78,48 @@ class Phone:
 
     # -- Telegram -------------------------------------------------------------
 
-    def telegram(self, text: str) -> List[Dict[str, Any]]:
-        """Sends a text (or presses button N) and returns the messages the bot sent."""
+    def telegram(self, text: str, patience: Optional[float] = None) -> List[Dict[str, Any]]:
+        """Sends a text (or presses button N) and returns the messages the bot sent.
+
+        ``patience``: how long to wait for a first message (default: ``wait``).
+        """
+        self._post_update(text, self.chat_id, {"id": self.chat_id, "type": "private"},
+                          self._buttons)
+        messages = self._collect(self._telegram_sent, "_seen_telegram", patience=patience)
+        self._buttons = _buttons_of(messages) or self._buttons
+        return messages
+
+    def inbox(self, patience: float = 10.0) -> List[Dict[str, Any]]:
+        """Telegram messages that arrived without being asked for (a hotline worker's reply)."""
+        messages = self._collect(self._telegram_sent, "_seen_telegram", patience=patience)
+        self._buttons = _buttons_of(messages) or self._buttons
+        return messages
+
+    def sms_inbox(self, patience: float = 10.0) -> List[str]:
+        """SMS that arrived by REST without being asked for."""
+        return [m["body"] for m in self._collect(self._sms_sent, "_seen_sms", patience=patience)]
+
+    def staff(self, text: str) -> List[Dict[str, Any]]:
+        """As a hotline worker in the staff chat: what reached the chat or their private chat.
+
+        An empty ``text`` only looks for new messages (reports arrive on their own).
+        """
+        if not self.staff_chat:
+            raise RuntimeError("no staff chat configured (HOTLINE_TELEGRAM_CHAT_ID)")
+        if text.strip():
+            chat = {"id": self.staff_chat, "type": "supergroup", "title": "Hotline staff"}
+            self._post_update(text, self.staff_id, chat, self._staff_buttons)
+        messages = self._collect(self._staff_sent, "_seen_staff", patience=5)
+        self._staff_buttons = _buttons_of(messages) or self._staff_buttons
+        return messages
+
+    def _post_update(self, text: str, sender_id: int, chat: Dict[str, Any],
+                     buttons: List[Dict[str, Any]]) -> None:
         update_id = next(self._update_ids)
-        sender = {"id": self.chat_id, "is_bot": False, "first_name": "You"}
-        chat = {"id": self.chat_id, "type": "private"}
-        if text.strip().isdigit() and self._buttons and 1 <= int(text) <= len(self._buttons):
-            button = self._buttons[int(text) - 1]
+        name = "You" if sender_id == self.chat_id else "Hotline worker"
+        sender = {"id": sender_id, "is_bot": False, "first_name": name}
+        if text.strip().isdigit() and buttons and 1 <= int(text) <= len(buttons):
+            button = buttons[int(text) - 1]
             update: Dict[str, Any] = {"update_id": update_id, "callback_query": {
                 "id": str(update_id), "chat_instance": "local", "from": sender,
                 "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
@@ -88,17 +133,18 @@ class Phone:
             headers={"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]},
         )
         response.raise_for_status()
-        messages = self._collect(self._telegram_sent, "_seen_telegram")
-        for message in messages:
-            keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-            if keyboard:
-                self._buttons = [button for row in keyboard for button in row]
-        return messages
 
     def _telegram_sent(self) -> List[Dict[str, Any]]:
         response = self.http.get(f"{self.peers}/_peer/telegram", params={"chat_id": self.chat_id})
         sent: List[Dict[str, Any]] = response.json()["sent"]
         return sent
+
+    def _staff_sent(self) -> List[Dict[str, Any]]:
+        sent: List[Dict[str, Any]] = []
+        for chat in (self.staff_chat, self.staff_id):
+            response = self.http.get(f"{self.peers}/_peer/telegram", params={"chat_id": chat})
+            sent += response.json()["sent"]
+        return sorted(sent, key=lambda message: int(message["message_id"]))
 
     # -- SMS ------------------------------------------------------------------
 
@@ -151,6 +197,16 @@ class Phone:
         return new
 
 
+def _buttons_of(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The buttons of the last message that has any."""
+    buttons: List[Dict[str, Any]] = []
+    for message in messages:
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        if keyboard:
+            buttons = [button for row in keyboard for button in row]
+    return buttons
+
+
 def show_telegram(messages: List[Dict[str, Any]]) -> str:
     """Telegram messages as the app shows them, buttons numbered."""
     lines: List[str] = []
@@ -185,9 +241,15 @@ def run(phone: Phone, channel: str, interactive: bool) -> int:
         said = line.rstrip("\n")
         if said in (":quit", ":q"):
             break
-        if said in (":sms", ":telegram"):
+        if said in (":sms", ":telegram", ":staff"):
+            if said == ":staff" and not phone.staff_chat:
+                print("(no hotline staff chat is configured in this stack)")
+                continue
             channel = said[1:]
-            print(f"(now a {channel} user)")
+            print("(now a hotline worker in the staff chat)" if channel == "staff"
+                  else f"(now a {channel} user)")
+            if channel == "staff":
+                print(show_telegram(phone.staff("")))
             continue
         if said == ":help":
             print(HELP)
@@ -195,8 +257,13 @@ def run(phone: Phone, channel: str, interactive: bool) -> int:
         if not interactive:
             print(f"you ({channel}) › {said}")
         try:
-            if channel == "sms":
+            if not said.strip() and channel != "staff":  # only look for what arrived meanwhile
+                print(show_sms(phone.sms_inbox(2)) if channel == "sms"
+                      else show_telegram(phone.inbox(2)))
+            elif channel == "sms":
                 print(show_sms(phone.sms(said)))
+            elif channel == "staff":
+                print(show_telegram(phone.staff(said)))
             else:
                 print(show_telegram(phone.telegram(said)))
         except httpx.HTTPError as error:
@@ -216,7 +283,7 @@ def _read(channel: str, interactive: bool) -> Optional[str]:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point: ``python -m bot.chat [--channel sms|telegram]``."""
     parser = argparse.ArgumentParser(description="Talk to the running stack as a phone would.")
-    parser.add_argument("--channel", choices=("telegram", "sms"), default="telegram")
+    parser.add_argument("--channel", choices=("telegram", "sms", "staff"), default="telegram")
     parser.add_argument("--gateway", default=None, help="gateway URL (default: from var/local.env)")
     parser.add_argument("--env", type=Path, default=LOCAL_ENV)
     args = parser.parse_args(argv)

@@ -1,16 +1,18 @@
 """``python -m bot.serve``: the whole stack on one machine, in the foreground (``make serve``).
 
 Starts Rasa (REST channel, on 127.0.0.1 only), the action server (actions and
-NLG), the gateway, and, when they are needed, a throw-away Redis and the
-local Telegram/Twilio peers. Every line they print is prefixed with its
+NLG, storing reports in Redis), the gateway, the hotline relay when a
+destination for reports is configured, and, when they are needed, a
+throw-away Redis and the local Telegram/Twilio peers. Every line they print is prefixed with its
 process name; Ctrl-C (or any process dying) stops them all.
 
 With no ``TELEGRAM_BOT_TOKEN`` and no ``TWILIO_ACCOUNT_SID`` set, the gateway
 is wired to the local peers with fresh local credentials (written to
 ``var/local.env`` for ``python -m bot.chat``), so both channels can be tried
-without any account. With only ``TELEGRAM_BOT_TOKEN`` set, the gateway
-long-polls the real Telegram. Deployments run the same processes as
-containers (see docs/operations.md), not this script.
+without any account; a local hotline staff chat is configured as well, so
+``python -m bot.chat`` can play a hotline worker (``:staff``). With only
+``TELEGRAM_BOT_TOKEN`` set, the gateway long-polls the real Telegram.
+Deployments run the same processes as containers (see docs/operations.md), not this script.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ RASA_VENV = Path(os.environ.get("RASA_VENV", ".venv-rasa"))
 BOT_VENV = Path(os.environ.get("BOT_VENV", ".venv-bot"))
 MODEL = os.environ.get("MODEL", "models/rahnuma.tar.gz")
 READY_TIMEOUT = 600.0
+HOTLINE_DESTINATIONS = ("HOTLINE_TELEGRAM_CHAT_ID", "HOTLINE_SMS_NUMBERS", "HOTLINE_WEBHOOK_URL")
 
 
 @dataclass
@@ -160,6 +163,9 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
             "TWILIO_FROM_NUMBER": "+15005550006",
             "TWILIO_API_URL": peers,
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "HOTLINE_TELEGRAM_CHAT_ID": f"-100{secrets.randbelow(10**10):010d}",
+            "HOTLINE_STAFF_TELEGRAM_IDS": str(9_000_000 + secrets.randbelow(1_000_000)),
+            "RELAY_METRICS_PORT": str(free_port()),
         }
         gateway_env.update(credentials)
         children.append(Child("peers", [str(BOT_VENV / "bin/python"), "-m", "bot.peers",
@@ -172,14 +178,26 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
             encoding="utf-8",
         )
         local_env.chmod(0o600)
+    reports = {  # the action server stores reports where the relay and gateway find them
+        "ESCALATION_BACKEND": "redis",
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": env.get("REDIS_PREFIX", "rahnuma"),
+        "RAHNUMA_DATA_KEY": env.get("RAHNUMA_DATA_KEY", ""),
+    }
     children += [
         Child("actions", [str(RASA_VENV / "bin/python"), "-m", "actions.server",
-                          "--port", str(action_port)]),
+                          "--port", str(action_port)], reports),
         Child("rasa", [str(RASA_VENV / "bin/rasa"), "run", "--model", MODEL, "--endpoints",
                        env.get("RASA_ENDPOINTS", "endpoints.yml"), "--credentials",
                        "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port)]),
         Child("gateway", [str(BOT_VENV / "bin/python"), "-m", "bot"], gateway_env),
     ]
+    if local or any(env.get(name) for name in HOTLINE_DESTINATIONS):
+        children.append(Child("relay", [str(BOT_VENV / "bin/python"), "-m", "bot.relay"],
+                              gateway_env))
+    else:
+        stack.say("no hotline destination configured (HOTLINE_TELEGRAM_CHAT_ID, "
+                  "HOTLINE_SMS_NUMBERS, HOTLINE_WEBHOOK_URL): reports are stored, not relayed")
     return children, local
 
 

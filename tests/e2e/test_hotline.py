@@ -1,0 +1,66 @@
+"""A report from a Telegram user reaches the hotline staff chat through the real stack.
+
+Rasa (trained model) runs the report form, the action server stores the
+report in Redis, the relay delivers it to the local staff chat, and a hotline
+worker (``Phone.staff``) claims it and answers through the bot.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Dict, List
+
+from bot.chat import Phone
+
+
+def texts(messages: List[Dict[str, Any]]) -> str:
+    return "\n".join(m["text"] for m in messages)
+
+
+def staff_messages_until(phone: Phone, needle: str, timeout: float = 30.0) -> str:
+    """Everything the staff side has been sent, once ``needle`` is among it."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += texts(phone.staff(""))
+        if needle in seen:
+            return seen
+    raise AssertionError(f"{needle!r} never reached the staff side; saw: {seen!r}")
+
+
+def test_a_report_reaches_staff_who_claim_reply_and_resolve_it(phone: Phone) -> None:
+    phone.telegram("hello")
+    consent = phone.telegram("I want to report trafficking")
+    assert "hotline staff" in texts(consent)
+    phone.telegram("1")  # Yes, continue
+    phone.telegram(
+        "An agent in our village took money from ten boys and sent them to Libya by boat"
+    )
+    phone.telegram("Gujrat")
+    phone.telegram("2")  # nobody in danger right now
+    saved = texts(phone.telegram("1"))  # yes, staff may contact me here
+    found = re.search(r"R-[0-9A-Z]{6}", saved)
+    assert found, saved
+    reference = found.group(0)
+
+    card = staff_messages_until(phone, reference)
+    assert "ten boys" in card and "Gujrat" in card and "agreed to be contacted" in card
+
+    claimed = texts(phone.staff(f"/claim {reference}"))
+    assert f"{reference} is yours" in claimed
+    notice = texts(phone.inbox())
+    assert "hotline worker" in notice and reference in notice
+
+    assert phone.telegram("They are in Tripoli now", patience=3) == []  # the bot stays quiet
+    forwarded = staff_messages_until(phone, "They are in Tripoli now")
+    assert reference in forwarded
+
+    sent = texts(phone.staff(f"/reply {reference} We are calling the FIA now. Stay safe."))
+    assert "Sent to the reporter" in sent
+    reply = texts(phone.inbox())
+    assert "We are calling the FIA now" in reply
+
+    assert "resolved" in texts(phone.staff(f"/resolve {reference} passed to FIA"))
+    status = texts(phone.telegram(f"status {reference}"))
+    assert "closed" in status
