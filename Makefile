@@ -97,7 +97,7 @@ types: install ## mypy --strict on actions/, bot/ and the NLU components (each i
 	@$(BOT_VENV)/bin/mypy bot bench
 
 unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
-	@$(PY) -m pytest tests -m "not integration" --ignore tests/bot --ignore tests/e2e
+	@scripts/with-redis $(PY) -m pytest tests -m "not integration" --ignore tests/bot --ignore tests/e2e
 
 gateway: install compile ## pytest: the gateway against real Redis and local Telegram/Twilio/Rasa peers
 	@scripts/with-redis $(BOT_PY) -m pytest --confcutdir tests/bot tests/bot

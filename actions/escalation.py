@@ -137,6 +137,13 @@ class RedisEscalation:
         except (RedisError, OSError, ReportStoreError) as error:
             raise EscalationUnavailableError(f"report store: {type(error).__name__}") from error
 
+    async def close(self) -> None:
+        """Closes the connection pool (the action server keeps it for its lifetime)."""
+        if self._store is not None:
+            await self._store.redis.close()
+            await self._store.redis.connection_pool.disconnect()
+            self._store = None
+
     async def references_of(self, reporter: str) -> List[str]:
         """References of this reporter's reports that staff still hold."""
         try:

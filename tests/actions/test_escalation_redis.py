@@ -1,0 +1,119 @@
+"""The durable backend: the action server's side of the hotline queue, against real Redis.
+
+``make unit`` runs under ``scripts/with-redis``, which sets RAHNUMA_TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, AsyncIterator
+
+import pytest
+from cryptography.fernet import Fernet
+from redis.asyncio import Redis
+
+from actions import escalation
+from actions.escalation import EscalationUnavailableError, RedisEscalation, Report
+from actions.report import ActionSubmitReport
+from bot.reports import ReportStore, sealer_for
+
+REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture()
+async def prefix() -> AsyncIterator[str]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as error:  # pragma: no cover - the environment, not the code
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {error} (make unit starts one)")
+    yield name
+    async for key in client.scan_iter(f"{name}:*"):
+        await client.delete(key)
+    await _close(client)
+
+
+async def _close(client: Redis) -> None:
+    # redis 4.6 (the Rasa environment) does not close a from_url pool with the client.
+    await client.close()
+    await client.connection_pool.disconnect()
+
+
+def _report(**overrides: Any) -> Report:
+    fields: dict[str, Any] = dict(
+        reporter="tg-5e1f", language="ur", channel="telegram",
+        description="ایجنٹ نے پاسپورٹ رکھ لیے", location="Tripoli", danger_now=True,
+        may_contact=True,
+    )
+    fields.update(overrides)
+    return Report(**fields)
+
+
+async def test_a_submitted_report_is_queued_sealed_and_urgent(prefix: str) -> None:
+    backend = RedisEscalation(REDIS_URL, prefix, KEY)
+    reference = await backend.submit(_report())
+    client = Redis.from_url(REDIS_URL)
+    try:
+        assert await backend.references_of("tg-5e1f") == [reference]
+        stored = await client.hgetall(f"{prefix}:case:{reference}")
+        assert "ایجنٹ".encode() not in stored[b"body"] and b"Tripoli" not in stored[b"body"]
+        urgent = await client.xrange(f"{prefix}:reports:urgent")
+        assert [fields[b"reference"].decode() for _, fields in urgent] == [reference]
+        assert await client.xlen(f"{prefix}:reports") == 0
+        case = await ReportStore(client, prefix, sealer_for(KEY)).case(reference)
+    finally:
+        await _close(client)
+        await backend.close()
+    assert case is not None
+    assert (case.description, case.location, case.urgent, case.may_contact) == (
+        "ایجنٹ نے پاسپورٹ رکھ لیے", "Tripoli", True, True)
+
+
+async def test_redis_down_means_unavailable_not_saved() -> None:
+    backend = RedisEscalation("redis://127.0.0.1:1/0", "nowhere", KEY)
+    try:
+        with pytest.raises(EscalationUnavailableError):
+            await backend.submit(_report())
+    finally:
+        await backend.close()
+
+
+async def test_the_form_confirms_only_what_redis_stored(
+    make_tracker: Any, domain: Any, dispatcher: Any, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESCALATION_BACKEND", "redis")
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("REDIS_PREFIX", prefix)
+    monkeypatch.setenv("RAHNUMA_DATA_KEY", KEY)
+    escalation.get_escalation.cache_clear()
+    try:
+        tracker = make_tracker(
+            report_consent=True, report_description="They took our passports",
+            report_location="Libya", report_danger=False, report_contact=False,
+            language="en", channel="sms",
+        )
+        events = await ActionSubmitReport().run(dispatcher, tracker, domain)
+        reference = events[-1]["value"]
+        assert await escalation.get_escalation().references_of(tracker.sender_id) == [reference]
+        assert dispatcher.messages[0] == {**dispatcher.messages[0],
+                                          "response": "utter_report_submitted",
+                                          "reference": reference}
+    finally:
+        backend = escalation.get_escalation()
+        assert isinstance(backend, RedisEscalation)
+        await backend.close()
+        escalation.get_escalation.cache_clear()
+
+
+def test_the_redis_backend_needs_the_data_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESCALATION_BACKEND", "redis")
+    monkeypatch.delenv("RAHNUMA_DATA_KEY", raising=False)
+    escalation.get_escalation.cache_clear()
+    try:
+        with pytest.raises(escalation.EscalationError, match="RAHNUMA_DATA_KEY"):
+            escalation.get_escalation()
+    finally:
+        escalation.get_escalation.cache_clear()
