@@ -8,6 +8,7 @@
 #   docker run rahnuma-rasa                                          # Rasa on :5005 (REST channel)
 #   docker run -e ACTION_HOST=0.0.0.0 rahnuma-rasa python -m actions.server  # actions + NLG on :5055
 #   docker run --env-file .env rahnuma-gateway                      # gateway on :8080
+#   docker run --env-file .env rahnuma-gateway python -m bot.relay  # hotline relay
 # docker-compose.yml runs them together with Redis (docs/operations.md).
 
 FROM python:3.11-slim AS gateway
@@ -36,6 +37,8 @@ RUN pip install --upgrade "pip<25" setuptools wheel \
 COPY config.yml domain.yml endpoints.yml endpoints.redis.yml credentials.yml ./
 COPY nlu/ nlu/
 COPY actions/ actions/
+# The action server stores reports with bot/reports.py (redis and cryptography only).
+COPY bot/__init__.py bot/reports.py bot/segments.py bot/
 COPY dialogue/ dialogue/
 COPY content/ content/
 COPY locales/ locales/

@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run serve chat bench secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve relay chat bench secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ run: install compile train secrets ## Set up everything, start the stack and cha
 serve: install compile train secrets ## Rasa, action server and gateway in the foreground (Ctrl-C stops all)
 	@$(BOT_PY) -m bot.serve
 
-chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms]
+relay: install secrets ## The hotline relay alone (delivers reports to staff; needs a HOTLINE_* destination in .env)
+	@$(BOT_PY) -m bot.relay
+
+chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms|staff]
 	@$(BOT_PY) -m bot.chat --channel $(or $(CHANNEL),telegram)
 
 bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
