@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run serve relay chat bench secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve relay chat bench bench-relay secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms|staf
 bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
 	@STACK_LOG=results/bench/stack.log scripts/with-stack \
 	  $(BOT_PY) bench/gateway.py --messages $(or $(N),600) --concurrency $(or $(C),20)
+
+bench-relay: install ## Benchmark: submit-to-staff time of reports through the relay (N=40, one per 3.5 s)
+	@scripts/with-redis $(BOT_PY) bench/relay.py --reports $(or $(N),40) --interval $(or $(INTERVAL),3.5)
 
 secrets: $(BOT_VENV)/.installed ## Write the gateway's own keys to .env when missing (never overwrites)
 	@scripts/init-secrets .env
