@@ -260,3 +260,54 @@ def test_python_m_bot_reads_dot_env_and_names_the_key_still_missing(tmp_path: Pa
         "rahnuma gateway: RAHNUMA_DATA_KEY is not set; "
         "run `make secrets` to write fresh keys to .env"
     ]
+
+
+HOTLINE = {
+    "HOTLINE_TELEGRAM_CHAT_ID": "-1001234567890",
+    "HOTLINE_STAFF_TELEGRAM_IDS": "777001, 777002",
+    "HOTLINE_SMS_NUMBERS": "+923001110001,+923001110002",
+    "HOTLINE_WEBHOOK_URL": "https://cases.example.org/rahnuma",
+    "HOTLINE_WEBHOOK_SECRET": "h" * 40,
+}
+
+
+def test_hotline_destinations_load_and_switch_the_relay_on() -> None:
+    assert not Settings.load(environ=env()).hotline_enabled
+    settings = Settings.load(environ=env(**HOTLINE))
+    assert settings.hotline_enabled
+    assert settings.hotline_telegram_chat_id == -1001234567890
+    assert settings.hotline_staff_telegram_ids == frozenset({777001, 777002})
+    assert settings.hotline_sms_numbers == ("+923001110001", "+923001110002")
+    assert settings.report_retention_days == 90
+    assert "h" * 40 not in repr(settings) and "+923001110001" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"HOTLINE_TELEGRAM_CHAT_ID": "staff-room"}, "HOTLINE_TELEGRAM_CHAT_ID"),
+        ({"HOTLINE_STAFF_TELEGRAM_IDS": "777001,@ayesha"}, "HOTLINE_STAFF_TELEGRAM_IDS"),
+        ({"HOTLINE_STAFF_TELEGRAM_IDS": ""}, "HOTLINE_STAFF_TELEGRAM_IDS"),
+        ({"HOTLINE_SMS_NUMBERS": "03001110001"}, "E.164"),
+        ({"HOTLINE_WEBHOOK_URL": "http://cases.example.org/x"}, "https://"),
+        ({"HOTLINE_WEBHOOK_SECRET": "short"}, "HOTLINE_WEBHOOK_SECRET"),
+        ({"REPORT_RETENTION_DAYS": "0"}, "REPORT_RETENTION_DAYS"),
+        ({"RELAY_MAX_ATTEMPTS": "0"}, "RELAY_MAX_ATTEMPTS"),
+    ],
+)
+def test_a_wrong_hotline_setting_is_named(overrides: Dict[str, str], named: str) -> None:
+    assert named in refusal(env(**{**HOTLINE, **overrides}))
+
+
+def test_hotline_destinations_need_their_channel() -> None:
+    no_telegram = without("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", **HOTLINE)
+    assert "TELEGRAM_BOT_TOKEN" in refusal(no_telegram)
+    no_sms = without("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER",
+                     HOTLINE_SMS_NUMBERS="+923001110001")
+    assert "Twilio" in refusal(no_sms)
+
+
+def test_a_local_case_system_may_use_plain_http() -> None:
+    settings = Settings.load(environ=env(HOTLINE_WEBHOOK_URL="http://127.0.0.1:9000/cases",
+                                         HOTLINE_WEBHOOK_SECRET="s" * 32))
+    assert settings.hotline_enabled and settings.hotline_telegram_chat_id is None
