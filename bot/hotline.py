@@ -42,7 +42,7 @@ from bot.sms import START_WORDS, STOP_WORDS, keyword
 
 logger = logging.getLogger(__name__)
 
-REFERENCE = re.compile(r"\bR-([0-9A-Za-z]{6})\b")
+REFERENCE = re.compile(r"\bR-([0-9A-Z]{6})\b", re.I)  # people type r-7k2m9q too
 COMMAND = re.compile(r"^/?(open|claim|reply|resolve)(?:@\w+)?\b\s*(.*)$", re.I | re.S)
 MENU_WORDS = frozenset({"menu", "/menu", "/start", "مینو", "مینیو", "fehrist", "فہرست"})
 SEEN_TTL = 48 * 3600
@@ -191,6 +191,9 @@ class Hotline:
                     "do not reply.")
         await self._to_reporter(case, texts.text("hotline_claimed", case.language,
                                                  reference=reference))
+        if staff.via == "sms":
+            return (f"{reference} is yours. The reporter's messages now come to you by SMS; "
+                    f"answer with REPLY {reference} <message>.")
         return (f"{reference} is yours. The reporter's messages now come to you "
                 f"(in a private chat with me); answer with /reply {reference} <message>.")
 
@@ -252,7 +255,8 @@ class Hotline:
             return None  # opting out or in always works
         case = await self.store.handoff_of(pseudonym)
         if case is not None:
-            if inbound.payload is not None or word in MENU_WORDS:
+            # A button or a command (/delete, /language) is for the bot, never for staff.
+            if inbound.payload is not None or word in MENU_WORDS or word.startswith("/"):
                 await self.store.end_handoff(pseudonym)
                 await self._to_claimant(case, f"↩️ The reporter of {case.reference} went back "
                                         "to the assistant. A /reply brings them back to you.")

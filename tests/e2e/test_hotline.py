@@ -30,12 +30,14 @@ def staff_messages_until(phone: Phone, needle: str, timeout: float = 30.0) -> st
 
 
 def test_a_report_reaches_staff_who_claim_reply_and_resolve_it(phone: Phone) -> None:
-    phone.telegram("hello")
-    consent = phone.telegram("I want to report trafficking")
+    menu = phone.telegram("/menu")
+    assert "/report_trafficking" in [button["callback_data"] for button in phone._buttons], menu
+    report = 1 + [b["callback_data"] for b in phone._buttons].index("/report_trafficking")
+    consent = phone.telegram(str(report))  # presses "Report trafficking"
     assert "hotline staff" in texts(consent)
     phone.telegram("1")  # Yes, continue
     phone.telegram(
-        "An agent in our village took money from ten boys and sent them to Libya by boat"
+        "the agent in our village took money from ten boys and sent them to Libya by boat"
     )
     phone.telegram("Gujrat")
     phone.telegram("2")  # nobody in danger right now
