@@ -47,7 +47,9 @@ from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
@@ -67,12 +69,19 @@ GROUP = "relay"
 DELIVERY_TIMEOUT = 20.0
 MAX_BACKOFF = 600.0
 PURGE_INTERVAL = 3600.0
+STARTUP_TRIES = 30
 SMS_CARD_SEGMENTS = 2
+MAX_MESSAGE = 4096  # characters in one Telegram message
 NOTIFY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 LANGUAGE_NAMES = {"en": "English", "ur": "Urdu", "ur_Latn": "Roman Urdu"}
 # Release our lock only: another worker may hold it after ours expired.
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Extend our lock only, for as long as we are still delivering.
+RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -121,7 +130,11 @@ class Destination(Protocol):
 
 
 def staff_card(case: Case) -> str:
-    """The report as the staff chat shows it: what staff need to act, nothing more."""
+    """The report as the staff chat shows it: what staff need to act, nothing more.
+
+    A description too long for one Telegram message is shortened, never the
+    lines after it: where, and whether the reporter may be contacted.
+    """
     head = ("🔴 URGENT: someone is in danger now" if case.urgent else "🟡 New report")
     channel = {"telegram": "Telegram", "sms": "SMS"}.get(case.channel, case.channel or "unknown")
     if case.may_contact:
@@ -132,16 +145,24 @@ def staff_card(case: Case) -> str:
         )
     else:
         contact = "The reporter did NOT agree to be contacted. Do not try to reach them."
-    return "\n".join([
-        head,
-        f"Report {case.reference} · {when(case.created)}",
-        f"Language: {LANGUAGE_NAMES.get(case.language, case.language)} · came by {channel}",
-        "",
-        f"What happened: {case.description or '(not given)'}",
-        f"Where: {case.location or '(not given)'}",
-        "",
-        f"Contact: {contact}",
-    ])
+
+    def card(description: str) -> str:
+        return "\n".join([
+            head,
+            f"Report {case.reference} · {when(case.created)}",
+            f"Language: {LANGUAGE_NAMES.get(case.language, case.language)} · came by {channel}",
+            "",
+            f"What happened: {description}",
+            f"Where: {case.location or '(not given)'}",
+            "",
+            f"Contact: {contact}",
+        ])
+
+    whole = card(case.description or "(not given)")
+    excess = len(whole) - MAX_MESSAGE
+    if excess <= 0:
+        return whole
+    return card(case.description[: len(case.description) - excess - 1] + "…")
 
 
 def staff_buttons(reference: str) -> InlineKeyboardMarkup:
@@ -153,17 +174,28 @@ def staff_buttons(reference: str) -> InlineKeyboardMarkup:
 
 
 def sms_card(case: Case) -> str:
-    """The short form for on-call phones: at most two segments."""
+    """The short form for on-call phones: at most two segments.
+
+    The longer of description and location gives way until it fits, marked with
+    "..." ("…" is not GSM-7: it would make the SMS UCS-2 and halve its room).
+    """
     head = "RAHNUMA URGENT" if case.urgent else "RAHNUMA report"
     contact = "yes" if case.may_contact else "NO"
-    tail = f" Reply CLAIM {case.reference}"
-    base = (f"{head} {case.reference} ({case.channel}, {case.language}). "
-            f"Where: {case.location or '-'}. Contact: {contact}. ")
     description = " ".join(case.description.split())
-    body = base + description + tail
-    while count(body).segments > SMS_CARD_SEGMENTS and description:
-        description = description[: max(0, len(description) - 10)].rstrip()
-        body = base + (description + "…" if description else "") + tail
+    location = " ".join((case.location or "-").split())
+
+    def card(what: str, where: str) -> str:
+        return (f"{head} {case.reference} ({case.channel}, {case.language}). "
+                f"Where: {where}. Contact: {contact}. {what} Reply CLAIM {case.reference}")
+
+    what, where = description, location
+    while count(body := card(what, where)).segments > SMS_CARD_SEGMENTS and (what or where):
+        if len(what) >= len(where):
+            description = description[: max(0, len(description) - 10)].rstrip()
+            what = description + "..." if description else ""
+        else:
+            location = location[: max(0, len(location) - 10)].rstrip()
+            where = location + "..." if location else "..."
     return body
 
 
@@ -211,7 +243,7 @@ class TelegramStaffChat:
 
     async def _send(self, text: str, markup: Optional[InlineKeyboardMarkup]) -> None:
         try:
-            await self._bot.send_message(chat_id=self._chat_id, text=text[:4096],
+            await self._bot.send_message(chat_id=self._chat_id, text=text[:MAX_MESSAGE],
                                          reply_markup=markup)
         except Forbidden as error:  # the bot was removed from the staff chat
             raise DeliveryError("Telegram: forbidden in the staff chat", permanent=True) from error
@@ -303,6 +335,7 @@ class Relay:
         self._consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._retry = store.key("relay", "retry")
         self._release = self._redis.register_script(RELEASE_SCRIPT)
+        self._renew = self._redis.register_script(RENEW_SCRIPT)
         self._streams = (store.urgent_stream, store.stream)  # urgent first, always
 
     async def ensure_groups(self) -> None:
@@ -383,12 +416,22 @@ class Relay:
         token = secrets.token_hex(8)
         if not await self._redis.set(lock, token, nx=True, px=self._claim_idle_ms):
             return 0  # another worker is delivering it right now
+        # Held for as long as we deliver, however slow a send (a 429's wait, a slow webhook):
+        # once it expired, another relay would take the entry over and send it again.
+        holding = asyncio.create_task(self._hold(lock, token))
         try:
-            return await self._deliver(stream, _text(entry_id), reference, lock)
+            return await self._deliver(stream, _text(entry_id), reference)
         finally:
+            holding.cancel()
             await self._release(keys=[lock], args=[token])
 
-    async def _deliver(self, stream: str, entry_id: str, reference: str, lock: str) -> int:
+    async def _hold(self, lock: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self._claim_idle_ms / 3000)
+            with contextlib.suppress(RedisError):  # Redis away: the delivery fails on its own
+                await self._renew(keys=[lock], args=[token, self._claim_idle_ms])
+
+    async def _deliver(self, stream: str, entry_id: str, reference: str) -> int:
         case = await self._store.case(reference)
         if case is None:  # purged, or never stored whole: nothing to deliver
             await self._ack(stream, entry_id)
@@ -406,8 +449,7 @@ class Relay:
                 logger.warning("report %s not delivered to %s: %s",
                                reference, destination.kind, problem)
                 continue
-            await self._store.mark_delivered(reference, destination.name)
-            await self._redis.pexpire(lock, self._claim_idle_ms)
+            await self._record(reference, destination.name)
             self._metrics.delivered.labels(destination.kind).inc()
             self._metrics.notify_seconds.labels(destination.kind).observe(
                 max(0.0, time.time() - case.created)
@@ -425,6 +467,18 @@ class Relay:
         delay = min(MAX_BACKOFF, self._retry_seconds * 2 ** (attempts - 1))
         await self._redis.zadd(self._retry, {f"{stream}|{entry_id}": time.time() + delay})
         return 0
+
+    async def _record(self, reference: str, destination: str) -> None:
+        """Marks a delivery done, waiting out a Redis outage: without the mark, it is sent again."""
+        pause = 0.1
+        while True:
+            try:
+                await self._store.mark_delivered(reference, destination)
+                return
+            except (RedisConnectionError, RedisTimeoutError):
+                logger.warning("Redis unreachable; holding the delivery record of %s", reference)
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 1.0)
 
     async def _ack(self, stream: str, entry_id: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
@@ -490,7 +544,15 @@ async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
             base_file_url=f"{settings.telegram_api_url}/file/bot",
             rate_limiter=AIORateLimiter(max_retries=3),
         )
-        await stack.enter_async_context(bot)
+        for attempt in range(STARTUP_TRIES):  # the Bot API may not answer yet (getMe)
+            try:
+                await stack.enter_async_context(bot)
+                break
+            except TelegramError as error:
+                if attempt == STARTUP_TRIES - 1:
+                    raise
+                logger.warning("Telegram not reachable yet (%s); trying again", error)
+                await asyncio.sleep(1.0)
         destinations.append(TelegramStaffChat(bot, settings.hotline_telegram_chat_id))
     if settings.hotline_sms_numbers:
         assert settings.twilio_account_sid and settings.twilio_from_number
