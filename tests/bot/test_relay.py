@@ -171,8 +171,8 @@ class Hotline:
         self.redis = redis
         self.store = store
 
-    async def submit(self, count: int = 1, **details: Any) -> List[str]:
-        return [await self.store.submit(submission(**details)) for _ in range(count)]
+    async def submit(self, times: int = 1, **details: Any) -> List[str]:
+        return [await self.store.submit(submission(**details)) for _ in range(times)]
 
     async def delivered(self, references: Sequence[str]) -> bool:
         """Every reference reached every destination, and the streams are settled."""
@@ -187,6 +187,15 @@ class Hotline:
     async def attempts(self, reference: str) -> int:
         raw: Any = await self.redis.hget(self.store.key("case", reference), "attempts")
         return int(raw or 0)
+
+
+async def another_relay(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
+    """A second relay as another process would run it: its own clients, its own name."""
+    built = await build(settings, stack)
+    return Relay(built._store, built._destinations, RelayMetrics(),
+                 max_attempts=settings.relay_max_attempts,
+                 retry_seconds=settings.relay_retry_seconds,
+                 claim_idle_seconds=settings.relay_claim_idle_seconds, consumer="relay-b")
 
 
 @contextlib.asynccontextmanager
@@ -438,9 +447,7 @@ async def test_two_relays_working_the_same_streams_deliver_each_report_once(
     async with running_hotline(redis, prefix) as hotline:
         # A second relay process: its own clients, its own consumer name, the same Redis.
         async with contextlib.AsyncExitStack() as stack:
-            built = await build(hotline.settings, stack)
-            second = Relay(built._store, built._destinations, RelayMetrics(),
-                           retry_seconds=0.05, claim_idle_seconds=1.0, consumer="relay-b")
+            second = await another_relay(hotline.settings, stack)
             references = await hotline.submit(30)
             await drive([hotline.relay, second], lambda: hotline.delivered(references),
                         timeout=40)
@@ -464,9 +471,7 @@ async def test_a_send_slower_than_the_claim_idle_time_is_not_repeated_by_another
         hotline.peers.fail_telegram = [429, 429]
         [reference] = await hotline.submit()
         async with contextlib.AsyncExitStack() as stack:
-            built = await build(hotline.settings, stack)
-            second = Relay(built._store, built._destinations, RelayMetrics(),
-                           retry_seconds=0.05, claim_idle_seconds=1.0, consumer="relay-b")
+            second = await another_relay(hotline.settings, stack)
             await drive([hotline.relay, second], lambda: hotline.delivered([reference]))
         assert hotline.peers.fail_telegram == []
         assert cards(hotline.peers) == [reference]
