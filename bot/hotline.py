@@ -16,7 +16,8 @@ a button pressed by someone else is answered with nothing.
 The reporter's side: a reply reaches the reporter only if they agreed to be
 contacted. While a case is claimed, the reporter's messages go to the staff
 member who claimed it and the assistant stays quiet, until the case is
-resolved or the reporter sends MENU. A message holding one of the reporter's
+resolved or the reporter sends MENU (or a /command, or presses a button: those
+are for the bot). A message holding one of the reporter's
 own references (``R-7K2M9Q``) is answered with its status; someone else's
 reference gets the same answer as one that does not exist.
 

@@ -151,8 +151,8 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0)
 async def erased(stack: Stack, redis: Redis, chat: int) -> None:
     """Waits until the gateway no longer keeps the reporter's address: the erasure is done.
 
-    The confirmation goes out before the address is erased (it needs it); a message
-    sent in between would have its answer dropped (see the report on Conversations).
+    The confirmation goes out before the address is erased (it needs it): a message
+    sent in between loses its answer when the erasure then removes the address.
     """
     key = f"{stack.settings.redis_prefix}:address:{pseudonym(stack, 'telegram', chat)}"
 
