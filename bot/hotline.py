@@ -131,7 +131,8 @@ class Hotline:
         """An SMS from an on-call number: the answer to send back as TwiML."""
         if not await self._first_time(f"sms:{message_id}"):
             return []
-        staff = Staff(f"sms:{number}", "sms", number, number)
+        # The staff chat names an on-call phone, never its number.
+        staff = Staff(f"sms:{number}", "sms", "an on-call phone", number)
         answer = await self.command(staff, text.strip(), usage=SMS_USAGE)
         return [Outgoing(answer[:1500])] if answer else []
 

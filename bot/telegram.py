@@ -281,7 +281,8 @@ def webhook_update(data: object, application: Application) -> Optional[Update]: 
 def _well_formed(update: Update) -> bool:
     """The fields the gateway reads have the types the Bot API promises."""
     chat, user, message = update.effective_chat, update.effective_user, update.message
-    if chat is not None and not isinstance(chat.id, int):
+    # bool is an int in Python: a chat id of false/true is not a chat.
+    if chat is not None and (not isinstance(chat.id, int) or isinstance(chat.id, bool)):
         return False
     if user is not None and not isinstance(user.language_code, (str, type(None))):
         return False
