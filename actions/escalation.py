@@ -32,7 +32,8 @@ from typing import Dict, List, Optional, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.reports import ReportStore, ReportStoreError, Submission, new_reference, sealer_for
+from bot.identity import Sealer
+from bot.reports import ReportStore, ReportStoreError, Submission, new_reference
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class RedisEscalation:
         # Built on first use, inside the action server's event loop.
         if self._store is None:
             redis = Redis.from_url(self._url, socket_timeout=10, socket_connect_timeout=5)
-            self._store = ReportStore(redis, self._prefix, sealer_for(self._keys))
+            self._store = ReportStore(redis, self._prefix, Sealer(self._keys))
         return self._store
 
     async def submit(self, report: Report) -> str:

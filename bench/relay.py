@@ -36,8 +36,9 @@ from typing import Dict, List
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
+from bot.identity import Sealer
 from bot.peers import PeerState, create_peers
-from bot.reports import ReportStore, Submission, sealer_for
+from bot.reports import ReportStore, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = re.compile(r"R-[0-9A-Z]{6}")
@@ -87,7 +88,7 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
     }
     relay = subprocess.Popen([sys.executable, "-m", "bot.relay"], cwd=ROOT, env=env)
     redis = Redis.from_url(redis_url)
-    store = ReportStore(redis, prefix, sealer_for(key))
+    store = ReportStore(redis, prefix, Sealer(key))
     submitted: Dict[str, float] = {}
     arrived: Dict[str, Dict[str, float]] = {"telegram": {}, "sms": {}, "webhook": {}}
 

@@ -43,7 +43,7 @@ from bot.identity import AddressBook, Sealer
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.rasa import RasaClient
-from bot.reports import ReportStore, sealer_for
+from bot.reports import ReportStore
 from bot.settings import Settings
 from bot.sms import STOP_WORDS, SmsChannel, keyword, twiml, verify
 from bot.telegram import (
@@ -117,7 +117,7 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, http)
     outbox = Outbox(redis, prefix, sealer, addresses, metrics)
     conversations = Conversations(redis, settings, sealer, addresses, rasa, outbox, metrics)
-    store = ReportStore(redis, prefix, sealer_for(str(settings.data_keys)))
+    store = ReportStore(redis, prefix, sealer)
     hotline = Hotline(store, settings, conversations)
     conversations.hotline = hotline
     gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox, hotline)

@@ -36,6 +36,10 @@ class Sealer:
         """The value sealed in ``token``; raises ``InvalidToken`` if it was not ours."""
         return self._fernet.decrypt(token).decode("utf-8")
 
+    def rotate(self, token: bytes) -> bytes:
+        """``token`` sealed again with the first key (after a key rotation)."""
+        return self._fernet.rotate(token)
+
 
 class Pseudonyms:
     """Stable, unlinkable sender ids."""

@@ -56,9 +56,10 @@ from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.conversation import Outgoing
 from bot.errors import ConfigError, DeliveryError
+from bot.identity import Sealer
 from bot.logs import configure
 from bot.metrics import Metrics
-from bot.reports import Case, ReportStore, sealer_for, when
+from bot.reports import Case, ReportStore, when
 from bot.segments import count
 from bot.settings import Settings
 from bot.sms import SmsChannel
@@ -533,7 +534,7 @@ async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
     """The relay for ``settings``, its clients closed by ``stack``."""
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
     stack.push_async_callback(redis.aclose)
-    store = ReportStore(redis, settings.redis_prefix, sealer_for(str(settings.data_keys)))
+    store = ReportStore(redis, settings.redis_prefix, Sealer(str(settings.data_keys)))
     destinations: List[Destination] = []
     if settings.hotline_telegram_chat_id is not None:
         assert settings.telegram_bot_token is not None
@@ -624,7 +625,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 async def _rotate(settings: Settings) -> int:
     redis = Redis.from_url(settings.redis_url, socket_timeout=30)
     try:
-        store = ReportStore(redis, settings.redis_prefix, sealer_for(str(settings.data_keys)))
+        store = ReportStore(redis, settings.redis_prefix, Sealer(str(settings.data_keys)))
         done = await store.rotate()
     finally:
         await redis.aclose()

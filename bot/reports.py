@@ -36,8 +36,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken
 from redis.asyncio import Redis
+
+from bot.identity import Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -155,18 +157,13 @@ def when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def sealer_for(keys: str) -> MultiFernet:
-    """The cipher for ``RAHNUMA_DATA_KEY``: comma-separated Fernet keys, the first encrypts."""
-    return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
-
-
 class ReportStore:
     """Cases, their queue and their audit trail in one Redis."""
 
-    def __init__(self, redis: Redis, prefix: str, cipher: MultiFernet) -> None:
+    def __init__(self, redis: Redis, prefix: str, sealer: Sealer) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._cipher = cipher
+        self._sealer = sealer
         self._submit = redis.register_script(SUBMIT_SCRIPT)
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self._resolve = redis.register_script(RESOLVE_SCRIPT)
@@ -211,7 +208,7 @@ class ReportStore:
         body = json.dumps(
             {"description": report.description, "location": report.location}, ensure_ascii=False
         )
-        sealed = self._cipher.encrypt(body.encode("utf-8"))
+        sealed = self._sealer.seal(body)
         stream = self.urgent_stream if report.urgent else self.stream
         for _ in range(5):
             reference = new_reference()
@@ -247,7 +244,7 @@ class ReportStore:
             return None
         fields = {key.decode(): value for key, value in raw.items()}
         try:
-            body = json.loads(self._cipher.decrypt(fields["body"]))
+            body = json.loads(self._sealer.open(fields["body"]))
         except InvalidToken as error:
             raise ReportStoreError(f"{reference}: sealed with a key not configured") from error
         return Case(
@@ -332,7 +329,7 @@ class ReportStore:
         case = await self.case(reference)
         if case is None:
             return "unknown"
-        sealed = self._cipher.encrypt(note.encode("utf-8")) if note else b""
+        sealed = self._sealer.seal(note) if note else b""
         outcome = await self._resolve(
             keys=[self._case(reference), self._handoff(case.reporter), self.audit_stream,
                   self.key("cases", "open"), self.key("cases", "resolved")],
@@ -396,7 +393,7 @@ class ReportStore:
             key = raw.decode() if isinstance(raw, bytes) else str(raw)
             fields: Any = await self.redis.hgetall(key)
             updates = {
-                name.decode(): self._cipher.rotate(value)
+                name.decode(): self._sealer.rotate(value)
                 for name, value in fields.items() if name in (b"body", b"note") and value
             }
             if updates:

@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from actions import escalation
 from actions.escalation import EscalationUnavailableError, RedisEscalation, Report
 from actions.report import ActionSubmitReport
-from bot.reports import ReportStore, sealer_for
+from bot.identity import Sealer
+from bot.reports import ReportStore
 
 REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = Fernet.generate_key().decode()
@@ -63,7 +64,7 @@ async def test_a_submitted_report_is_queued_sealed_and_urgent(prefix: str) -> No
         urgent = await client.xrange(f"{prefix}:reports:urgent")
         assert [fields[b"reference"].decode() for _, fields in urgent] == [reference]
         assert await client.xlen(f"{prefix}:reports") == 0
-        case = await ReportStore(client, prefix, sealer_for(KEY)).case(reference)
+        case = await ReportStore(client, prefix, Sealer(KEY)).case(reference)
     finally:
         await _close(client)
         await backend.close()

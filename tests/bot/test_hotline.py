@@ -18,8 +18,8 @@ from typing import Any, Awaitable, Callable, Dict, List
 import pytest
 from redis.asyncio import Redis
 
-from bot.identity import Pseudonyms
-from bot.reports import CLAIMED, OPEN, RESOLVED, ReportStore, Submission, sealer_for
+from bot.identity import Pseudonyms, Sealer
+from bot.reports import CLAIMED, OPEN, RESOLVED, ReportStore, Submission
 from bot.texts import ENGLISH, ROMAN_URDU, URDU, text
 from tests.bot.conftest import Stack, running_stack
 
@@ -50,7 +50,7 @@ async def stack(prefix: str) -> AsyncIterator[Stack]:
 @pytest.fixture
 def store(redis: Redis, prefix: str, stack: Stack) -> ReportStore:
     """The store as the action server opens it: same Redis, prefix and data keys."""
-    return ReportStore(redis, prefix, sealer_for(str(stack.settings.data_keys)))
+    return ReportStore(redis, prefix, Sealer(str(stack.settings.data_keys)))
 
 
 def pseudonym(stack: Stack, channel: str, address: int | str) -> str:

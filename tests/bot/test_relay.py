@@ -33,9 +33,10 @@ import pytest
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
+from bot.identity import Sealer
 from bot.peers import PeerState
 from bot.relay import GROUP, Relay, RelayMetrics, build, sms_card
-from bot.reports import Case, ReportStore, ReportStoreError, Submission, sealer_for
+from bot.reports import Case, ReportStore, ReportStoreError, Submission
 from bot.segments import GSM7, count
 from bot.settings import Settings
 from tests.bot.conftest import environment, free_socket, local_peers
@@ -206,7 +207,7 @@ async def running_hotline(redis: Redis, prefix: str, **overrides: str) -> AsyncI
         async with contextlib.AsyncExitStack() as stack:
             relay = await build(settings, stack)
             await relay.ensure_groups()
-            store = ReportStore(redis, prefix, sealer_for(str(settings.data_keys)))
+            store = ReportStore(redis, prefix, Sealer(str(settings.data_keys)))
             yield Hotline(peers, settings, relay, redis, store)
 
 
@@ -485,7 +486,7 @@ async def test_a_send_slower_than_the_claim_idle_time_is_not_repeated_by_another
 async def test_a_resolved_case_is_purged_after_the_retention_and_an_open_one_never(
     redis: Redis, prefix: str,
 ) -> None:
-    store = ReportStore(redis, prefix, sealer_for(Fernet.generate_key().decode()))
+    store = ReportStore(redis, prefix, Sealer(Fernet.generate_key().decode()))
     note = "Called the FIA circle; the passport was returned"
     resolved = await store.submit(submission(location="Daska, Sialkot"))
     still_open = await store.submit(submission(description="Second report, still open"))
@@ -524,7 +525,7 @@ async def test_cases_are_sealed_at_rest_and_survive_a_key_rotation(
     description = "Mera passport agent ne rakh liya. ایجنٹ نے پاسپورٹ رکھ لیا"
     location = "Daska, Sialkot"
     note = "Referred to the FIA circle in Gujranwala"
-    old_store = ReportStore(redis, prefix, sealer_for(old))
+    old_store = ReportStore(redis, prefix, Sealer(old))
     reference = await old_store.submit(submission(description, location=location))
     assert await old_store.resolve(reference, STAFF, note=note) == "done"
 
@@ -534,14 +535,14 @@ async def test_cases_are_sealed_at_rest_and_survive_a_key_rotation(
         assert plain.encode("utf-8") not in stored
 
     with pytest.raises(ReportStoreError):
-        await ReportStore(redis, prefix, sealer_for(new)).case(reference)
-    both = ReportStore(redis, prefix, sealer_for(f"{new},{old}"))
+        await ReportStore(redis, prefix, Sealer(new)).case(reference)
+    both = ReportStore(redis, prefix, Sealer(f"{new},{old}"))
     case = await both.case(reference)
     assert case is not None
     assert (case.description, case.location) == (description, location)
 
     assert await both.rotate() == 1
-    case = await ReportStore(redis, prefix, sealer_for(new)).case(reference)
+    case = await ReportStore(redis, prefix, Sealer(new)).case(reference)
     assert case is not None
     assert (case.description, case.location) == (description, location)
     with pytest.raises(ReportStoreError):
@@ -658,7 +659,7 @@ class Rig:
         self.store = self._connect()
 
     def _connect(self) -> ReportStore:
-        return ReportStore(Redis.from_url(self.server.url), self._prefix, sealer_for(self._key))
+        return ReportStore(Redis.from_url(self.server.url), self._prefix, Sealer(self._key))
 
     async def reconnect(self) -> None:
         """A fresh client, as the action server has after Redis came back."""
