@@ -7,17 +7,14 @@ import sys
 import uvicorn
 
 from bot.app import create_app
-from bot.errors import ConfigError
 from bot.logs import configure
-from bot.settings import Settings
+from bot.settings import load_or_explain
 
 
 def main() -> int:
     """Starts the gateway; a bad setting ends it with a one-line message, not a traceback."""
-    try:
-        settings = Settings.load()
-    except ConfigError as error:
-        print(f"rahnuma gateway: {error}", file=sys.stderr)
+    settings = load_or_explain("rahnuma gateway")
+    if settings is None:
         return 2
     configure(settings.log_level)
     uvicorn.run(

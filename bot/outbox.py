@@ -37,6 +37,15 @@ MAX_DELIVERIES = 8
 Sender = Callable[[str, Sequence[Outgoing]], Awaitable[None]]  # a channel's send(address, ...)
 
 
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    """Creates ``group`` on ``stream`` (and the stream) unless it exists."""
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
 class Outbox:
     """The outbound queue: ``put`` anywhere, ``work`` in every gateway process."""
 
@@ -74,11 +83,7 @@ class Outbox:
 
     async def ensure_group(self) -> None:
         """Creates the consumer group (and stream) unless it exists."""
-        try:
-            await self._redis.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        await ensure_group(self._redis, self._stream, GROUP)
 
     async def pending(self) -> int:
         """How many entries wait in the stream (for /readyz and tests)."""

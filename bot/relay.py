@@ -48,20 +48,21 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.conversation import Outgoing
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import DeliveryError
 from bot.identity import Sealer
 from bot.logs import configure
 from bot.metrics import Metrics
+from bot.outbox import ensure_group
 from bot.reports import Case, ReportStore, when
 from bot.segments import count
-from bot.settings import Settings
+from bot.settings import Settings, load_or_explain
 from bot.sms import SmsChannel
 
 logger = logging.getLogger(__name__)
@@ -342,11 +343,7 @@ class Relay:
     async def ensure_groups(self) -> None:
         """Creates the consumer group on both streams unless it exists."""
         for stream in self._streams:
-            try:
-                await self._redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-            except ResponseError as error:
-                if "BUSYGROUP" not in str(error):
-                    raise
+            await ensure_group(self._redis, stream, GROUP)
 
     async def work_once(self, block_ms: int = 1000) -> int:
         """One round: due retries, entries of crashed workers, then new reports.
@@ -606,10 +603,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rotate-keys", action="store_true",
                         help="re-encrypt stored cases with the first RAHNUMA_DATA_KEY, then exit")
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.load()
-    except ConfigError as error:
-        print(f"rahnuma relay: {error}", file=sys.stderr)
+    settings = load_or_explain("rahnuma relay")
+    if settings is None:
         return 2
     configure(settings.log_level)
     if args.rotate_keys:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, TypeVar
@@ -229,6 +230,15 @@ class Settings:
                     "HOTLINE_WEBHOOK_SECRET (at least 32 characters) is required with "
                     "HOTLINE_WEBHOOK_URL: the case system checks the signature with it"
                 )
+
+
+def load_or_explain(program: str) -> Optional[Settings]:
+    """The settings, or None after one line on stderr naming what is wrong (no traceback)."""
+    try:
+        return Settings.load()
+    except ConfigError as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return None
 
 
 def _optional(config: Config, name: str) -> Optional[str]:
