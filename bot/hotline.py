@@ -50,6 +50,13 @@ SEEN_TTL = 48 * 3600
 MAX_REPLY_CHARS = 1000
 USAGE = ("Commands: /open · /claim R-XXXXXX · /reply R-XXXXXX your message · "
          "/resolve R-XXXXXX optional note")
+# What staff are told when the store refuses a claim or a resolution, by outcome.
+NOT_OPEN = {"unknown": "There is no report {reference}.",
+            "resolved": "{reference} is already resolved."}
+CLAIM_REFUSED = {**NOT_OPEN, "taken": "{reference} is already claimed by a colleague.",
+                 "yours": "{reference} is already yours."}
+RESOLVE_REFUSED = {**NOT_OPEN,
+                   "taken": "{reference} is claimed by a colleague: only they can resolve it."}
 SMS_USAGE = "Commands: OPEN, CLAIM R-XXXXXX, REPLY R-XXXXXX message, RESOLVE R-XXXXXX note"
 
 
@@ -177,14 +184,8 @@ class Hotline:
 
     async def _claim(self, staff: Staff, reference: str) -> str:
         outcome = await self.store.claim(reference, staff.id, staff.via)
-        if outcome == "unknown":
-            return f"There is no report {reference}."
-        if outcome == "resolved":
-            return f"{reference} is already resolved."
-        if outcome == "taken":
-            return f"{reference} is already claimed by a colleague."
-        if outcome == "yours":
-            return f"{reference} is already yours."
+        if outcome in CLAIM_REFUSED:
+            return CLAIM_REFUSED[outcome].format(reference=reference)
         case = await self.store.case(reference)
         assert case is not None
         await self._announce(f"✋ {reference} claimed by {staff.name}.", staff)
@@ -230,12 +231,8 @@ class Hotline:
 
     async def _resolve(self, staff: Staff, reference: str, note: str) -> str:
         outcome = await self.store.resolve(reference, staff.id, note)
-        if outcome == "unknown":
-            return f"There is no report {reference}."
-        if outcome == "resolved":
-            return f"{reference} is already resolved."
-        if outcome == "taken":
-            return f"{reference} is claimed by a colleague: only they can resolve it."
+        if outcome in RESOLVE_REFUSED:
+            return RESOLVE_REFUSED[outcome].format(reference=reference)
         case = await self.store.case(reference)
         assert case is not None
         await self._announce(f"✅ {reference} resolved by {staff.name}.", staff)

@@ -60,7 +60,7 @@ from bot.identity import Sealer
 from bot.logs import configure
 from bot.metrics import Metrics
 from bot.outbox import ensure_group
-from bot.reports import Case, ReportStore, when
+from bot.reports import Case, ReportStore, decoded, when
 from bot.segments import count
 from bot.settings import Settings, load_or_explain
 from bot.sms import SmsChannel
@@ -364,7 +364,7 @@ class Relay:
                 stream, GROUP, self._consumer, min_idle_time=self._claim_idle_ms, count=20
             )
             for entry_id, fields in stale[1]:
-                member = f"{stream}|{_text(entry_id)}"
+                member = f"{stream}|{decoded(entry_id)}"
                 if fields and await self._redis.zscore(self._retry, member) is None:
                     done += await self._handle(stream, entry_id, fields)
         batches: Any = await self._redis.xreadgroup(
@@ -372,9 +372,9 @@ class Relay:
             count=20, block=block_ms,
         )
         order = {stream: index for index, stream in enumerate(self._streams)}
-        for stream, entries in sorted(batches or [], key=lambda b: order[_text(b[0])]):
+        for stream, entries in sorted(batches or [], key=lambda b: order[decoded(b[0])]):
             for entry_id, fields in entries:
-                done += await self._handle(_text(stream), entry_id, fields)
+                done += await self._handle(decoded(stream), entry_id, fields)
         return done
 
     async def work(self) -> None:
@@ -406,10 +406,10 @@ class Relay:
             self._retry, "-inf", time.time(), start=0, num=20
         )
         # ZREM decides which worker retries a member when several see it due.
-        return [_text(m) for m in due if await self._redis.zrem(self._retry, m)]
+        return [decoded(m) for m in due if await self._redis.zrem(self._retry, m)]
 
     async def _handle(self, stream: str, entry_id: Any, fields: Dict[bytes, bytes]) -> int:
-        reference = _text(fields[b"reference"])
+        reference = decoded(fields[b"reference"])
         lock = self._store.key("relay", "lock", reference)
         token = secrets.token_hex(8)
         if not await self._redis.set(lock, token, nx=True, px=self._claim_idle_ms):
@@ -418,7 +418,7 @@ class Relay:
         # once it expired, another relay would take the entry over and send it again.
         holding = asyncio.create_task(self._hold(lock, token))
         try:
-            return await self._deliver(stream, _text(entry_id), reference)
+            return await self._deliver(stream, decoded(entry_id), reference)
         finally:
             holding.cancel()
             await self._release(keys=[lock], args=[token])
@@ -518,10 +518,6 @@ class Relay:
                 self._metrics.alerts.inc()
             except (DeliveryError, asyncio.TimeoutError) as error:
                 logger.error("alert to %s failed: %s", destination.kind, error)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # -- the process -------------------------------------------------------------------

@@ -308,7 +308,7 @@ class ReportStore:
             keys=[self._case(reference), self._handoff(case.reporter), self.audit_stream],
             args=[staff, via, time.time(), reference, HANDOFF_TTL],
         )
-        return _decode(outcome)
+        return decoded(outcome)
 
     async def record_reply(self, reference: str, staff: str) -> bool:
         """Audits a reply and routes the reporter's answers to ``staff`` again.
@@ -335,7 +335,7 @@ class ReportStore:
                   self.key("cases", "open"), self.key("cases", "resolved")],
             args=[staff, time.time(), reference, sealed],
         )
-        return _decode(outcome)
+        return decoded(outcome)
 
     async def audit(self, reference: Optional[str] = None) -> List[Dict[str, str]]:
         """The audit trail (of one case, or all), oldest first."""
@@ -408,5 +408,6 @@ def _text(fields: Mapping[str, bytes], name: str) -> Optional[str]:
     return value.decode() if value else None
 
 
-def _decode(value: Any) -> str:
+def decoded(value: Any) -> str:
+    """A Redis reply as text (bytes from redis-py, whatever the client's decoding)."""
     return value.decode() if isinstance(value, bytes) else str(value)
