@@ -162,6 +162,15 @@ async def erased(stack: Stack, redis: Redis, chat: int) -> None:
     await until(gone)
 
 
+async def claimed_telegram_report(stack: Stack, store: ReportStore) -> str:
+    """A Telegram reporter who agreed to contact, their report claimed by STAFF; its reference."""
+    await telegram_reporter(stack)
+    reference = await report(stack, store, "telegram", REPORTER)
+    await press(stack, STAFF, f"claim:{reference}")
+    await stack.telegram_sent(REPORTER, 2)  # the greeting's echo, then the claim notice
+    return reference
+
+
 async def telegram_reporter(stack: Stack, chat: int = REPORTER, words: str = "hello") -> None:
     """The reporter's first message: the gateway now keeps their (sealed) address."""
     await reporter_says(stack, chat, words)
@@ -295,10 +304,7 @@ async def test_no_reply_reaches_a_reporter_who_refused_contact(
 async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resolve(
     stack: Stack, store: ReportStore
 ) -> None:
-    await telegram_reporter(stack)
-    reference = await report(stack, store, "telegram", REPORTER)
-    await press(stack, STAFF, f"claim:{reference}")
-    await stack.telegram_sent(REPORTER, 2)
+    reference = await claimed_telegram_report(stack, store)
 
     # Claimed: the reporter's messages go to Ayesha's private chat, the assistant is quiet.
     await reporter_says(stack, REPORTER, "They took my passport at the agency")
@@ -532,10 +538,7 @@ async def test_open_lists_urgent_cases_first_one_line_each_without_the_report(
 async def test_a_reporter_in_a_handoff_can_still_erase_their_data(
     stack: Stack, store: ReportStore, redis: Redis
 ) -> None:
-    await telegram_reporter(stack)
-    reference = await report(stack, store, "telegram", REPORTER)
-    await press(stack, STAFF, f"claim:{reference}")
-    await stack.telegram_sent(REPORTER, 2)
+    reference = await claimed_telegram_report(stack, store)
 
     await reporter_says(stack, REPORTER, "/delete")
     assert said(await stack.telegram_sent(REPORTER, 3))[2] == "Your data has been deleted."

@@ -121,6 +121,17 @@ async def drained(redis: Redis, store: ReportStore) -> bool:
     return not await redis.zcard(store.key("relay", "retry"))
 
 
+async def everywhere(peers: PeerState, store: ReportStore, references: Sequence[str]) -> bool:
+    """Every reference reached every destination, and the streams are drained."""
+    wanted = set(references)
+    return (
+        wanted <= set(cards(peers))
+        and all(wanted <= set(texts_to(peers, number)) for number in NUMBERS)
+        and wanted <= set(posted(peers))
+        and await drained(store.redis, store)
+    )
+
+
 async def wait_until(condition: Condition, timeout: float,
                      alive: Callable[[], None] = lambda: None) -> None:
     """Polls ``condition`` until it holds; fails after ``timeout`` or when ``alive()`` raises."""
@@ -177,13 +188,7 @@ class Hotline:
 
     async def delivered(self, references: Sequence[str]) -> bool:
         """Every reference reached every destination, and the streams are settled."""
-        wanted = set(references)
-        return (
-            wanted <= set(cards(self.peers))
-            and all(wanted <= set(texts_to(self.peers, number)) for number in NUMBERS)
-            and wanted <= set(posted(self.peers))
-            and await drained(self.redis, self.store)
-        )
+        return await everywhere(self.peers, self.store, references)
 
     async def attempts(self, reference: str) -> int:
         raw: Any = await self.redis.hget(self.store.key("case", reference), "attempts")
@@ -671,13 +676,7 @@ class Rig:
 
     async def settled(self, references: Sequence[str]) -> bool:
         """Every reference reached every destination, and the streams are drained."""
-        wanted = set(references)
-        return (
-            wanted <= set(cards(self.peers))
-            and all(wanted <= set(texts_to(self.peers, number)) for number in NUMBERS)
-            and wanted <= set(posted(self.peers))
-            and await drained(self.store.redis, self.store)
-        )
+        return await everywhere(self.peers, self.store, references)
 
 
 @contextlib.asynccontextmanager
