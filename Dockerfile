@@ -8,7 +8,11 @@
 #   docker run rahnuma-rasa                                          # Rasa on :5005 (REST channel)
 #   docker run -e ACTION_HOST=0.0.0.0 rahnuma-rasa python -m actions.server  # actions + NLG on :5055
 #   docker run --env-file .env rahnuma-gateway                      # gateway on :8080
-#   docker run --env-file .env rahnuma-gateway python -m bot.relay  # hotline relay
+#   docker run --env-file .env rahnuma-gateway python -m bot.hotline  # hotline relay
+#
+# Code shared by both images is the `contract` package, copied whole into each
+# (never a list of files): `make images` assembles what each target's COPY
+# lines copy and imports its entry points there, without a Docker daemon.
 # docker-compose.yml runs them together with Redis (docs/operations.md).
 
 FROM python:3.11-slim AS gateway
@@ -17,8 +21,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PYTHONPATH=/
 WORKDIR /app
 COPY requirements/bot.in requirements/bot.lock requirements/
 RUN pip install -r requirements/bot.in -c requirements/bot.lock
+COPY contract/ contract/
 COPY bot/ bot/
 COPY locales/ locales/
+COPY content/ content/
 RUN python -m babel.messages.frontend compile -d locales \
  && useradd --create-home --uid 10001 rahnuma
 USER rahnuma
@@ -37,8 +43,8 @@ RUN pip install --upgrade "pip<25" setuptools wheel \
 COPY config.yml domain.yml endpoints.yml endpoints.redis.yml credentials.yml ./
 COPY nlu/ nlu/
 COPY actions/ actions/
-# The action server stores reports with bot/reports.py (redis and cryptography only).
-COPY bot/__init__.py bot/reports.py bot/segments.py bot/
+# The action server stores reports with contract/reports.py (redis and cryptography only).
+COPY contract/ contract/
 COPY dialogue/ dialogue/
 COPY content/ content/
 COPY locales/ locales/

@@ -16,32 +16,33 @@ RASA_FLAGS  := --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
 MODEL       := models/rahnuma.tar.gz
 FINGERPRINT := models/rahnuma.fingerprint
 ACTION_PORT ?= 5055
-# Everything a trained model depends on; the held-out test split is not here.
+PY_CODE     := actions nlu dialogue bot contract dev tools bench tests
+# Everything a trained model depends on: the NLU components and what they import,
+# the training data, domain and config. The held-out split (nlu/heldout) is not here.
 TRAIN_INPUTS = $(CONFIG) $(DOMAIN) requirements/rasa.lock \
-               $(filter-out nlu/evaluate.py nlu/validate.py,$(sort $(wildcard nlu/*.py))) \
+               $(sort $(wildcard nlu/*.py)) contract/languages.py \
                $(shell find $(DATA) -name '*.yml' | LC_ALL=C sort)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
-export PYTHONPATH := $(CURDIR)
 
-.PHONY: help run serve relay chat bench bench-relay secrets e2e install train validate actions shell test lint types unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve relay chat bench bench-relay secrets e2e install lock train validate actions shell test lint types images unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: install compile train secrets ## Set up everything, start the stack and chat with it here (as a Telegram or SMS user)
-	@$(BOT_PY) -m bot.serve --chat
+	@$(BOT_PY) -m dev.serve --chat
 
 serve: install compile train secrets ## Rasa, action server and gateway in the foreground (Ctrl-C stops all)
-	@$(BOT_PY) -m bot.serve
+	@$(BOT_PY) -m dev.serve
 
 relay: install secrets ## The hotline relay alone (delivers reports to staff; needs a HOTLINE_* destination in .env)
-	@$(BOT_PY) -m bot.relay
+	@$(BOT_PY) -m bot.hotline
 
 chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms|staff]
-	@$(BOT_PY) -m bot.chat --channel $(or $(CHANNEL),telegram)
+	@$(BOT_PY) -m dev.chat --channel $(or $(CHANNEL),telegram)
 
 bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
 	@STACK_LOG=results/bench/stack.log scripts/with-stack \
@@ -55,20 +56,25 @@ secrets: $(BOT_VENV)/.installed ## Write the gateway's own keys to .env when mis
 
 install: $(RASA_VENV)/.installed $(BOT_VENV)/.installed ## Create both environments (Rasa on Python 3.10, the gateway) with pinned packages
 
-$(RASA_VENV)/.installed: requirements/rasa.in requirements/rasa.lock
+$(RASA_VENV)/.installed: requirements/rasa-dev.lock pyproject.toml
 	@echo "==> Creating the Rasa environment in $(RASA_VENV) (first time: several minutes, ~2.7 GB)"
 	@test -x $(PY) || "$$(scripts/find-python310)" -m venv $(RASA_VENV)
-	@$(PY) -m pip install --quiet --upgrade "pip<25" setuptools wheel
-	@$(PY) -m pip install --progress-bar on -r requirements/rasa.in -c requirements/rasa.lock
+	@$(PY) -m pip install --quiet --upgrade "pip<25"
+	@$(PY) -m pip install --progress-bar on --require-hashes --no-deps -r requirements/rasa-dev.lock
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(BOT_VENV)/.installed: requirements/bot.in requirements/bot.lock
+$(BOT_VENV)/.installed: requirements/bot-dev.lock pyproject.toml
 	@echo "==> Creating the gateway environment in $(BOT_VENV)"
 	@$(BOT_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: the gateway needs Python >= 3.10 (set BOT_PYTHON)" >&2; exit 1; }
 	@test -x $(BOT_PY) || $(BOT_PYTHON) -m venv $(BOT_VENV)
 	@$(BOT_PY) -m pip install --quiet --upgrade pip
-	@$(BOT_PY) -m pip install --progress-bar on -r requirements/bot.in -c requirements/bot.lock
+	@$(BOT_PY) -m pip install --progress-bar on --require-hashes --no-deps -r requirements/bot-dev.lock
+	@$(BOT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+lock: ## Regenerate the hashed lock files in requirements/ from the .in files (ARGS="--upgrade-package X")
+	@scripts/lock $(ARGS)
 
 train: install ## Train the model, only if data, domain, config or components changed
 	@mkdir -p models
@@ -84,7 +90,7 @@ train: install ## Train the model, only if data, domain, config or components ch
 	fi
 
 validate: install ## Check training data and domain (fails on any warning)
-	@$(PY) nlu/validate.py --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
+	@$(PY) -m tools.validate_data --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
 
 actions: install compile ## Run the action server (actions + NLG) in the foreground
 	@$(PY) -m actions.server --port $(ACTION_PORT)
@@ -92,27 +98,32 @@ actions: install compile ## Run the action server (actions + NLG) in the foregro
 shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-test: lint types unit gateway validate train test-stories eval integration e2e ## Run the whole test suite (what CI runs)
+test: lint types images unit gateway validate train test-stories eval integration e2e ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
-lint: install ## ruff on the Python code
-	@$(BOT_VENV)/bin/ruff check actions nlu dialogue bot bench tests
+lint: install ## ruff (lint and format) on the Python code
+	@$(BOT_VENV)/bin/ruff check $(PY_CODE)
+	@$(BOT_VENV)/bin/ruff format --check $(PY_CODE)
 
-types: install ## mypy --strict on actions/, bot/ and the NLU components (each in its own environment)
-	@$(RASA_VENV)/bin/mypy actions nlu dialogue
-	@$(BOT_VENV)/bin/mypy bot bench
+types: install ## mypy --strict, each part in the environment it runs in (contract/ in both)
+	@$(RASA_VENV)/bin/mypy actions nlu dialogue contract tools
+	@$(BOT_VENV)/bin/mypy bot contract dev bench
 
-unit: install compile ## pytest: actions, NLU components, content, tracker store (no model needed)
-	@scripts/with-redis $(PY) -m pytest tests -m "not integration" --ignore tests/bot --ignore tests/e2e
+images: install ## Image smoke check without Docker: each Dockerfile target's files, its entry points imported
+	@$(BOT_PY) tools/image_check.py
 
-gateway: install compile ## pytest: the gateway against real Redis and local Telegram/Twilio/Rasa peers
-	@scripts/with-redis $(BOT_PY) -m pytest --confcutdir tests/bot tests/bot
+unit: install compile ## pytest in the Rasa environment: actions, NLU, content, contract, tools (no model)
+	@scripts/with-redis $(PY) -m pytest tests -m "not integration" \
+	  --ignore tests/bot --ignore tests/e2e --ignore tests/dev --ignore tests/integration
+
+gateway: install compile ## pytest in the gateway environment: gateway, relay, contract, dev tools, against real Redis
+	@scripts/with-redis $(BOT_PY) -m pytest tests/bot tests/contract tests/dev
 
 integration: install compile train ## Whole conversations against the trained model and the action server
 	@scripts/with-action-server $(ACTION_PORT) $(PY) -m pytest tests/integration -m integration
 
 e2e: install compile train secrets ## Both channels end to end: gateway, Rasa and actions, as a phone would talk
-	@scripts/with-stack $(BOT_PY) -m pytest --confcutdir tests/e2e tests/e2e
+	@scripts/with-stack $(BOT_PY) -m pytest tests/e2e
 
 test-stories: install compile train ## Conversation tests in English, Urdu and Roman Urdu
 	@rm -rf results/stories
@@ -121,7 +132,7 @@ test-stories: install compile train ## Conversation tests in English, Urdu and R
 	  --out results/stories --fail-on-prediction-errors
 
 eval: install train ## Held-out NLU evaluation per language (fails below macro-F1 0.90)
-	@$(PY) nlu/evaluate.py --model $(MODEL) --test-data nlu/test --out results/nlu --min-f1 0.90
+	@$(PY) -m tools.evaluate_nlu --model $(MODEL) --test-data nlu/heldout --out results/nlu --min-f1 0.90
 
 extract: install ## Extract English source texts into locales/messages.pot
 	@$(PY) -m babel.messages.frontend extract -F babel.cfg -o locales/messages.pot \
@@ -140,7 +151,7 @@ translations: install ## Fail on a missing or fuzzy translation, or on a stale m
 
 import-promoters: install ## Load a promoter list: make import-promoters CSV=list.csv SOURCE=url [ARGS="--name 'OEP Name' ..."]
 	@test -n "$(CSV)" -a -n "$(SOURCE)" || { echo "usage: make import-promoters CSV=path SOURCE=url [ARGS=...]" >&2; exit 2; }
-	@$(PY) -m actions.promoters_import "$(CSV)" --source "$(SOURCE)" $(ARGS)
+	@$(PY) -m tools.import_promoters "$(CSV)" --source "$(SOURCE)" $(ARGS)
 
 clean: ## Remove trained models, results and compiled catalogs (keeps the environment)
 	rm -rf models results .rasa locales/*/LC_MESSAGES/*.mo

@@ -10,17 +10,20 @@ update them without touching code. Files are read once per process (``lru_cache`
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
 import yaml
 
-ENGLISH = "en"
-URDU = "ur"
-ROMAN_URDU = "ur_Latn"
-LANGUAGES = (ENGLISH, URDU, ROMAN_URDU)
+from contract.directory import DirectoryError, Hotline, format_hotlines, parse_hotlines, served
+from contract.languages import URDU, known
+
+__all__ = [
+    "ContentError", "Hotline", "confirmed_hotlines", "content_dir", "directory",
+    "directory_values", "fee_limits", "format_hotlines", "hotlines", "join_list", "language_of",
+    "localized_city", "offices", "topics",
+]
 
 
 class ContentError(Exception):
@@ -45,23 +48,6 @@ def _load_yaml(name: str) -> Dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
-class Hotline:
-    """One helpline, as listed in content/directory.yml."""
-
-    id: str
-    number: str
-    names: Mapping[str, str]
-    emergency: bool
-    confirmed: bool
-    source: str
-    verified: str
-
-    def name(self, language: str) -> str:
-        """The helpline's name in ``language`` (English if not translated)."""
-        return self.names.get(language) or self.names[ENGLISH]
-
-
 @lru_cache(maxsize=1)
 def directory() -> Dict[str, Any]:
     """content/directory.yml, read once."""
@@ -71,47 +57,20 @@ def directory() -> Dict[str, Any]:
 @lru_cache(maxsize=1)
 def hotlines() -> List[Hotline]:
     """Every helpline in the directory, confirmed or not."""
-    entries = directory().get("hotlines") or []
     try:
-        return [
-            Hotline(
-                id=str(entry["id"]),
-                number=str(entry["number"]),
-                names=dict(entry["name"]),
-                emergency=bool(entry.get("emergency", False)),
-                confirmed=bool(entry["confirmed"]),
-                source=str(entry["source"]),
-                verified=str(entry["verified"]),
-            )
-            for entry in entries
-        ]
-    except (KeyError, TypeError) as error:
-        raise ContentError(f"directory.yml: malformed helpline ({error})") from error
+        return parse_hotlines(directory())
+    except DirectoryError as error:
+        raise ContentError(str(error)) from error
 
 
 def confirmed_hotlines(emergency_only: bool = False) -> List[Hotline]:
     """The helplines that may be shown to users, in file order."""
-    return [
-        line for line in hotlines() if line.confirmed and (line.emergency or not emergency_only)
-    ]
+    return served(hotlines(), emergency_only)
 
 
 def join_list(items: Sequence[str], separator: str, language: str) -> str:
     """Items joined for one sentence; Urdu uses its own comma (،)."""
     return ("، " if language == URDU else separator).join(items)
-
-
-def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
-    """'Name: number' pairs joined for one message.
-
-    Numbers are wrapped in Unicode isolates in Urdu text so that a digit run
-    inside right-to-left text keeps its order (1122, 111-247-786).
-    """
-    if language == URDU:
-        items = [f"{line.name(URDU)}: \u2066{line.number}\u2069" for line in lines]
-    else:
-        items = [f"{line.name(language)}: {line.number}" for line in lines]
-    return join_list(items, "; ", language)
 
 
 def offices() -> Dict[str, Any]:
@@ -146,7 +105,7 @@ def topics() -> Dict[str, str]:
 
 def language_of(slot_value: Any) -> str:
     """The conversation's language from the slot, English when unset or unknown."""
-    return slot_value if slot_value in LANGUAGES else ENGLISH
+    return known(slot_value if isinstance(slot_value, str) else None)
 
 
 def localized_city(city: str, entry: Mapping[str, Any], language: str) -> str:

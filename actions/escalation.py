@@ -5,8 +5,8 @@ makes. It returns only after the report is stored, so the user is told
 "saved" only when that is true. Two implementations, chosen by
 ``ESCALATION_BACKEND``:
 
-- ``redis`` (what ``make serve`` and deployments use): ``bot.reports`` writes
-  the report, sealed, to a Redis stream that the relay (``bot/relay.py``)
+- ``redis`` (what ``make serve`` and deployments use): ``contract.reports`` writes
+  the report, sealed, to a Redis stream that the relay (``bot/hotline/relay.py``)
   delivers to hotline staff; it needs ``REDIS_URL`` and ``RAHNUMA_DATA_KEY``
   (``REDIS_PREFIX`` as the gateway's).
 - ``memory`` (the default for unit tests): kept in this process only.
@@ -32,8 +32,10 @@ from typing import Dict, List, Optional, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.identity import Sealer
-from bot.reports import ReportStore, ReportStoreError, Submission, new_reference
+from contract.channels import Channel
+from contract.keys import Keys
+from contract.reports import ReportStore, ReportStoreError, Submission, new_reference
+from contract.sealing import Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +121,7 @@ class RedisEscalation:
         # Built on first use, inside the action server's event loop.
         if self._store is None:
             redis = Redis.from_url(self._url, socket_timeout=10, socket_connect_timeout=5)
-            self._store = ReportStore(redis, self._prefix, Sealer(self._keys))
+            self._store = ReportStore(redis, Keys(self._prefix), Sealer(self._keys))
         return self._store
 
     async def submit(self, report: Report) -> str:
@@ -127,7 +129,7 @@ class RedisEscalation:
         submission = Submission(
             reporter=report.reporter,
             language=report.language,
-            channel=report.channel,
+            channel=Channel.parse(report.channel),
             description=report.description,
             location=report.location,
             urgent=report.urgent,

@@ -23,7 +23,9 @@ import yaml
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from actions.content import ENGLISH, LANGUAGES, ROMAN_URDU, URDU, topics
+from actions.content import topics
+from contract.bidi import isolate
+from contract.languages import ENGLISH, LANGUAGES, ROMAN_URDU, URDU
 
 SMS = "sms"  # the channel name, and the domain variation key for the short form
 BUTTON_CONTEXT = "button"
@@ -31,9 +33,6 @@ TOPIC_CONTEXT = "topic"
 # Babel locales for numbers and dates. Roman Urdu readers use Latin digits and
 # English month names, as Pakistani English does.
 BABEL_LOCALES = {ENGLISH: "en_PK", URDU: "ur_PK", ROMAN_URDU: "en_PK"}
-# Unicode isolates: a Latin word or a number inside Urdu text keeps its own
-# direction and order (FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE).
-FSI, PDI = "\u2068", "\u2069"
 
 
 class TranslationError(Exception):
@@ -96,7 +95,7 @@ def format_value(value: Any, language: str) -> str:
         with contextlib.suppress(ValueError):
             text = format_date(dt.date.fromisoformat(text), format="long", locale=locale)
     if language == URDU and any(c.isascii() and c.isalnum() for c in text):
-        return f"{FSI}{text}{PDI}"
+        return isolate(text)
     return text
 
 

@@ -19,8 +19,9 @@ from rasa_sdk.forms import ValidationAction
 from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
-from actions.content import ENGLISH, LANGUAGES, language_of
+from actions.content import language_of
 from actions.nlg import renderer
+from contract.languages import ENGLISH, LANGUAGES
 
 CHANNELS = ("telegram", "sms", "chat")
 MANAGED_SLOTS = ("language", "language_locked", "channel")

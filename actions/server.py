@@ -17,9 +17,9 @@ from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 
-from actions.content import LANGUAGES
 from actions.i18n import TranslationError, catalog
 from actions.nlg import render_request, renderer
+from contract.languages import LANGUAGES
 
 logger = logging.getLogger(__name__)
 

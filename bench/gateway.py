@@ -46,9 +46,9 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.chat import HOLDING, read_env  # noqa: E402
-from bot.segments import count  # noqa: E402
-from bot.texts import LANGUAGES  # noqa: E402
+from contract.languages import LANGUAGES  # noqa: E402
+from contract.segments import count  # noqa: E402
+from dev.chat import HOLDING, read_env  # noqa: E402
 
 KEYWORDS = re.compile(r"^(stop|start|help|more|info|cancel|end|quit|yes|\d+)$", re.I)
 

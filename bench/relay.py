@@ -5,8 +5,8 @@
 
 Reports are submitted exactly as the action server does (``ReportStore.submit``
 against real Redis, ``REDIS_URL``), one every ``--interval`` seconds, one in
-five urgent. The relay runs as its own process (``python -m bot.relay``), as
-deployed, delivering to the local peers (``bot/peers.py``): the Telegram staff
+five urgent. The relay runs as its own process (``python -m bot.hotline``), as
+deployed, delivering to the local peers (``dev/fakes.py``): the Telegram staff
 chat, one on-call number by SMS and a case-system webhook. The time is taken
 from just before ``submit`` to the moment each destination has the report
 (the peers run in this process, polled every 2 ms).
@@ -36,9 +36,12 @@ from typing import Dict, List
 from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
-from bot.identity import Sealer
-from bot.peers import PeerState, create_peers
-from bot.reports import ReportStore, Submission
+from contract.channels import Channel
+from contract.keys import Keys
+from contract.languages import LANGUAGES
+from contract.reports import ReportStore, Submission
+from contract.sealing import Sealer
+from dev.fakes import PeerState, create_peers
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = re.compile(r"R-[0-9A-Z]{6}")
@@ -75,7 +78,7 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     key = Fernet.generate_key().decode()
     env = {
-        **os.environ, "PYTHONPATH": str(ROOT),
+        **os.environ,
         "RAHNUMA_PSEUDONYM_KEY": "b" * 40, "RAHNUMA_DATA_KEY": key,
         "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
         "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": peers_url,
@@ -86,9 +89,9 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
         "HOTLINE_SMS_NUMBERS": ON_CALL, "HOTLINE_WEBHOOK_URL": f"{peers_url}/_peer/casebook",
         "HOTLINE_WEBHOOK_SECRET": "w" * 40, "RELAY_METRICS_PORT": "0", "LOG_LEVEL": "WARNING",
     }
-    relay = subprocess.Popen([sys.executable, "-m", "bot.relay"], cwd=ROOT, env=env)
+    relay = subprocess.Popen([sys.executable, "-m", "bot.hotline"], cwd=ROOT, env=env)
     redis = Redis.from_url(redis_url)
-    store = ReportStore(redis, prefix, Sealer(key))
+    store = ReportStore(redis, Keys(prefix), Sealer(key))
     submitted: Dict[str, float] = {}
     arrived: Dict[str, Dict[str, float]] = {"telegram": {}, "sms": {}, "webhook": {}}
 
@@ -116,8 +119,8 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
         for index in range(reports):
             started = time.monotonic()
             reference = await store.submit(Submission(
-                reporter=f"tg-bench{index}", language=("en", "ur", "ur_Latn")[index % 3],
-                channel=("telegram", "sms")[index % 2],
+                reporter=f"tg-bench{index}", language=LANGUAGES[index % len(LANGUAGES)],
+                channel=list(Channel)[index % len(Channel)],
                 description="An agent took our passports and keeps us in a house.",
                 location="Tripoli", urgent=index % 5 == 0, may_contact=index % 2 == 0,
             ))

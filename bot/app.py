@@ -1,15 +1,17 @@
 """The gateway as an ASGI app: the routes of the contract and the lifespan that builds everything.
 
     POST /telegram/webhook   Telegram updates (secret header checked, constant time);
-                             the staff chat's commands and buttons go to ``bot/hotline.py``
+                             the staff chat's commands and buttons go to ``bot/hotline/``
     POST /sms/twilio         Twilio SMS webhooks (signature checked against PUBLIC_URL);
-                             on-call numbers' commands go to ``bot/hotline.py``
+                             on-call numbers' commands go to ``bot/hotline/``
     GET  /healthz            the process is up
     GET  /readyz             Redis and Rasa answer
     GET  /metrics            Prometheus
 
 Nothing is built at import time: Redis, HTTP clients and the ptb Application
-are made in ``lifespan`` (python-telegram-bot's starlettebot example). Errors
+are made in ``lifespan`` (python-telegram-bot's starlettebot example), and the
+whole object graph is built in one function, ``build``, each object given
+what it needs when it is made. Errors
 become HTTP answers here, in one place: a forged call gets 403 and nothing is
 processed; a body that is not a webhook gets 400; an outage of Redis gets 503
 so the provider delivers again. Never logs bodies, addresses or secrets.
@@ -36,23 +38,31 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from bot import texts
-from bot.conversation import Conversations, Inbound, Outgoing
-from bot.errors import ForgedRequestError, GatewayError
-from bot.hotline import Hotline
-from bot.identity import AddressBook, Sealer
-from bot.metrics import Metrics
-from bot.outbox import Outbox
-from bot.rasa import RasaClient
-from bot.reports import ReportStore
-from bot.settings import Settings
-from bot.sms import STOP_WORDS, SmsChannel, keyword, twiml, verify
-from bot.telegram import (
+from bot.channels import ChannelDoor
+from bot.channels.sms import STOP_WORDS, SmsChannel, keyword, twiml, verify
+from bot.channels.telegram import (
     TelegramChannel,
+    TelegramUpdates,
     build_application,
-    install_handlers,
-    route_update,
     webhook_update,
 )
+from bot.channels.twilio import TwilioSender
+from bot.conversation.delivery import Delivery
+from bot.conversation.inbox import Conversations
+from bot.conversation.messages import Inbound, Outgoing
+from bot.conversation.outbox import Outbox
+from bot.conversation.replies import WebhookReplies
+from bot.conversation.users import Users
+from bot.errors import ForgedRequestError, GatewayError
+from bot.hotline.staff import Hotline
+from bot.identity import AddressBook
+from bot.metrics import Metrics
+from bot.rasa import RasaClient
+from bot.settings import Settings
+from contract.channels import Channel
+from contract.keys import Keys
+from contract.reports import ReportStore
+from contract.sealing import Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -62,20 +72,19 @@ SMS_PATH = "/sms/twilio"
 XML = "application/xml"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gateway:
-    """Everything the routes need, built by the lifespan."""
+    """Everything the routes need, built by ``build``."""
 
     settings: Settings
     redis: Redis
     metrics: Metrics
     conversations: Conversations
     rasa: RasaClient
-    outbox: Outbox
     hotline: Hotline
-    telegram: Optional[TelegramChannel] = None
-    sms: Optional[SmsChannel] = None
-    validator: Optional[RequestValidator] = None
+    telegram: Optional[TelegramUpdates]
+    sms: Optional[SmsChannel]
+    validator: Optional[RequestValidator]
 
 
 def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlette:
@@ -85,7 +94,7 @@ def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            gateway = await _build(settings, metrics, stack)
+            gateway = await build(settings, metrics, stack)
             app.state.gateway = gateway
             yield
 
@@ -103,7 +112,8 @@ def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlet
     return app
 
 
-async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack) -> Gateway:
+async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack) -> Gateway:
+    """The gateway's object graph, in dependency order; ``stack`` closes what it opened."""
     # The socket timeout must outlast the longest blocking read (the SMS reply budget).
     redis = Redis.from_url(
         settings.redis_url, socket_timeout=settings.sms_reply_budget + 15, socket_connect_timeout=5
@@ -111,54 +121,52 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
     stack.push_async_callback(redis.aclose)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=100))
     stack.push_async_callback(http.aclose)
-    sealer = Sealer(settings.data_keys.__str__())
-    prefix = settings.redis_prefix
-    addresses = AddressBook(redis, sealer, prefix, settings.address_retention_days * 86400)
+    keys = Keys(settings.redis_prefix)
+    sealer = Sealer(str(settings.data_keys))
+    retention = settings.address_retention_days * 86400
+    addresses = AddressBook(redis, sealer, keys, retention)
+    users = Users(redis, keys, retention)  # a user's state lives as long as their address
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout, http)
-    outbox = Outbox(redis, prefix, sealer, addresses, metrics)
-    conversations = Conversations(redis, settings, sealer, addresses, rasa, outbox, metrics)
-    store = ReportStore(redis, prefix, sealer)
-    hotline = Hotline(store, settings, conversations)
-    conversations.hotline = hotline
-    gateway = Gateway(settings, redis, metrics, conversations, rasa, outbox, hotline)
+
+    channels: Dict[Channel, ChannelDoor] = {}
+    sms: Optional[SmsChannel] = None
+    validator: Optional[RequestValidator] = None
     if settings.sms_enabled:
         assert settings.twilio_auth_token is not None and settings.twilio_account_sid
         assert settings.twilio_from_number is not None
-        gateway.sms = SmsChannel(
+        twilio = TwilioSender(
             settings.twilio_account_sid, str(settings.twilio_auth_token),
-            settings.twilio_from_number, settings.twilio_api_url, settings.sms_max_segments,
-            metrics,
+            settings.twilio_from_number, settings.twilio_api_url, metrics,
         )
-        stack.push_async_callback(gateway.sms.close)
-        gateway.validator = RequestValidator(str(settings.twilio_auth_token))
-        conversations.channels["sms"] = gateway.sms
-        outbox.register("sms", gateway.sms.send)
+        stack.push_async_callback(twilio.close)
+        sms = SmsChannel(twilio, settings.sms_max_segments)
+        validator = RequestValidator(str(settings.twilio_auth_token))
+        channels[Channel.SMS] = sms
+    telegram: Optional[TelegramChannel] = None
     if settings.telegram_enabled:
         assert settings.telegram_bot_token is not None
         application = build_application(
             str(settings.telegram_bot_token), settings.telegram_api_url,
             polling=not settings.telegram_webhook,
         )
-        gateway.telegram = TelegramChannel(application, redis, prefix)
-        conversations.channels["telegram"] = gateway.telegram
-        outbox.register("telegram", gateway.telegram.send)
-        await stack.enter_async_context(application)
-        if settings.telegram_webhook:
-            assert settings.telegram_webhook_secret is not None
-            await application.bot.set_webhook(
-                url=settings.public(TELEGRAM_PATH),
-                secret_token=str(settings.telegram_webhook_secret),
-                allowed_updates=["message", "callback_query"],
-            )
-            logger.info("telegram: webhook registered", extra={"mode": "webhook"})
-        else:
-            install_handlers(application, conversations, hotline)
-            await application.start()
-            stack.push_async_callback(application.stop)
-            assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=["message", "callback_query"])
-            stack.push_async_callback(application.updater.stop)
-            logger.info("telegram: long polling (no PUBLIC_URL)", extra={"mode": "polling"})
+        telegram = TelegramChannel(application, redis, keys)
+        channels[Channel.TELEGRAM] = telegram
+
+    outbox = Outbox(
+        redis, keys, sealer, addresses, users,
+        {name: door.send for name, door in channels.items()}, metrics,
+    )
+    delivery = Delivery(channels, addresses, users, outbox)
+    hotline = Hotline(ReportStore(redis, keys, sealer), keys, settings, users, delivery)
+    conversations = Conversations(
+        redis, keys, settings, sealer, addresses, users, rasa, channels, delivery,
+        WebhookReplies(redis, keys), hotline, metrics,
+    )
+    updates = (
+        TelegramUpdates(telegram, conversations, hotline) if telegram is not None else None
+    )
+    if telegram is not None and updates is not None:
+        await _start_telegram(settings, telegram, updates, stack)
     await outbox.ensure_group()
     for worker in (conversations.sweep(), outbox.work()):
         task = asyncio.create_task(worker)
@@ -168,7 +176,32 @@ async def _build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncEx
         "gateway ready",
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
-    return gateway
+    return Gateway(settings, redis, metrics, conversations, rasa, hotline, updates, sms, validator)
+
+
+async def _start_telegram(
+    settings: Settings, telegram: TelegramChannel, updates: TelegramUpdates,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Registers the webhook, or starts long polling when there is no public URL."""
+    application = telegram.application
+    await stack.enter_async_context(application)
+    if settings.telegram_webhook:
+        assert settings.telegram_webhook_secret is not None
+        await application.bot.set_webhook(
+            url=settings.public(TELEGRAM_PATH),
+            secret_token=str(settings.telegram_webhook_secret),
+            allowed_updates=["message", "callback_query"],
+        )
+        logger.info("telegram: webhook registered", extra={"mode": "webhook"})
+        return
+    updates.install(application)
+    await application.start()
+    stack.push_async_callback(application.stop)
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=["message", "callback_query"])
+    stack.push_async_callback(application.updater.stop)
+    logger.info("telegram: long polling (no PUBLIC_URL)", extra={"mode": "polling"})
 
 
 def _gateway(request: Request) -> Gateway:
@@ -206,7 +239,7 @@ async def telegram_webhook(request: Request) -> Response:
     if update is None:
         gateway.metrics.rejected.labels("telegram", "malformed").inc()
         return PlainTextResponse("body is not a Telegram update", status_code=400)
-    await route_update(update, gateway.conversations, gateway.hotline)
+    await gateway.telegram.route(update)
     return PlainTextResponse("ok")
 
 
@@ -237,20 +270,18 @@ async def sms_webhook(request: Request) -> Response:
             media_type=XML,
         )
     media = "mms" if params.get("NumMedia", "0") not in ("", "0") else None
-    inbound = Inbound("sms", sender, sid, params.get("Body", ""), media=media)
+    inbound = Inbound(Channel.SMS, sender, sid, params.get("Body", ""), media=media)
     conversations = gateway.conversations
     if keyword(inbound.text) in STOP_WORDS:
         # At once, not in turn: an answer still on its way must not go out after STOP.
-        await conversations.opt_out(conversations.pseudonym("sms", sender))
+        await conversations.opt_out(conversations.pseudonym(Channel.SMS, sender))
     accepted = await conversations.accept(inbound, wait=settings.sms_reply_budget)
     messages: List[Outgoing] = []
     if accepted.status == "rate_limited":
         language = await conversations.language_of(accepted.pseudonym)
         messages = [Outgoing(texts.text("rate_limited", language))]
     elif accepted.status == "new":
-        outcome, messages = await conversations.wait_for_sms_answer(
-            sid, settings.sms_reply_budget
-        )
+        outcome, messages = await conversations.wait_for_answer(sid, settings.sms_reply_budget)
         if outcome == "holding":
             language = await conversations.language_of(accepted.pseudonym)
             messages = [Outgoing(texts.text("holding", language))]

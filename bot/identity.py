@@ -2,10 +2,9 @@
 
 Rasa, logs and metrics see only a pseudonym: a keyed HMAC of channel and
 address (``tg-…`` / ``sms-…``). The address itself (Telegram chat id, phone
-number) is needed only to send a late reply, so it is kept encrypted (Fernet)
-in Redis under the pseudonym, and expires ``ADDRESS_RETENTION_DAYS`` after the
-user's last message. Anything else personal the gateway keeps (queued message
-text) goes through the same ``Sealer``.
+number) is needed only to send a late reply, so it is kept sealed
+(``contract/sealing.py``) in Redis under the pseudonym, and expires
+``ADDRESS_RETENTION_DAYS`` after the user's last message.
 
 Never logs an address.
 """
@@ -16,29 +15,11 @@ import hashlib
 import hmac
 from typing import Optional
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from redis.asyncio import Redis
 
-PREFIXES = {"telegram": "tg", "sms": "sms"}
-
-
-class Sealer:
-    """Encrypts small values at rest; several keys allow rotation (the first encrypts)."""
-
-    def __init__(self, keys: str) -> None:
-        self._fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",")])
-
-    def seal(self, value: str) -> bytes:
-        """The encrypted form of ``value``."""
-        return self._fernet.encrypt(value.encode("utf-8"))
-
-    def open(self, token: bytes) -> str:
-        """The value sealed in ``token``; raises ``InvalidToken`` if it was not ours."""
-        return self._fernet.decrypt(token).decode("utf-8")
-
-    def rotate(self, token: bytes) -> bytes:
-        """``token`` sealed again with the first key (after a key rotation)."""
-        return self._fernet.rotate(token)
+from contract.channels import Channel
+from contract.keys import Keys
+from contract.sealing import InvalidToken, Sealer
 
 
 class Pseudonyms:
@@ -47,19 +28,19 @@ class Pseudonyms:
     def __init__(self, key: str) -> None:
         self._key = key.encode("utf-8")
 
-    def of(self, channel: str, address: str) -> str:
+    def of(self, channel: Channel, address: str) -> str:
         """The pseudonym Rasa sees for ``address`` on ``channel``."""
-        digest = hmac.new(self._key, f"{channel}:{address}".encode(), hashlib.sha256)
-        return f"{PREFIXES[channel]}-{digest.hexdigest()[:32]}"
+        digest = hmac.new(self._key, f"{channel.value}:{address}".encode(), hashlib.sha256)
+        return f"{channel.short}-{digest.hexdigest()[:32]}"
 
 
 class AddressBook:
-    """Encrypted pseudonym → address, with a time limit."""
+    """Sealed pseudonym → address, with a time limit."""
 
-    def __init__(self, redis: Redis, sealer: Sealer, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, sealer: Sealer, keys: Keys, ttl_seconds: int) -> None:
         self._redis = redis
         self._sealer = sealer
-        self._prefix = prefix
+        self._keys = keys
         self._ttl = ttl_seconds
 
     @property
@@ -69,7 +50,7 @@ class AddressBook:
 
     def key(self, pseudonym: str) -> str:
         """The Redis key of a user's sealed address."""
-        return f"{self._prefix}:address:{pseudonym}"
+        return self._keys.address(pseudonym)
 
     def seal(self, address: str) -> bytes:
         """The address as stored (for writers that batch it with other commands)."""

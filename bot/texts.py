@@ -5,18 +5,28 @@ English is the source text, marked with ``pgettext("gateway", ...)`` so
 ``gateway``; Urdu and Roman Urdu come from the same catalogs as the
 assistant's answers. Languages must stay equal: the translation tests fail on
 a missing or fuzzy entry.
+
+``{emergency}`` in a text is the emergency number from the deployer's
+``content/directory.yml`` (``contract/directory.py``), never a number written
+here: a deployer who changes it changes every text.
 """
 
 from __future__ import annotations
 
 import gettext
+import os
 from functools import cache
 from pathlib import Path
+from typing import Dict, Optional
 
-ENGLISH, URDU, ROMAN_URDU = "en", "ur", "ur_Latn"
-LANGUAGES = (ENGLISH, URDU, ROMAN_URDU)
+import yaml
+
+from contract.bidi import isolate
+from contract.directory import emergency_number, parse_hotlines
+from contract.languages import ENGLISH, URDU, known
+
 CONTEXT = "gateway"
-LOCALES = Path(__file__).resolve().parent.parent / "locales"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pgettext(context: str, message: str) -> str:
@@ -47,7 +57,7 @@ TEXTS = {
     "rate_limited": pgettext(
         "gateway",
         "You are sending messages very fast. Please wait a minute, then send your "
-        "message again. In danger now? Call 15.",
+        "message again. In danger now? Call {emergency}.",
     ),
     "unknown_command": pgettext(
         "gateway",
@@ -60,7 +70,7 @@ TEXTS = {
     "sms_help": pgettext(
         "gateway",
         "Rahnuma: free answers on safe, legal work abroad. Send a question or MENU. "
-        "MORE continues an answer. STOP ends messages. Emergency: 15.",
+        "MORE continues an answer. STOP ends messages. Emergency: {emergency}.",
     ),
     "sms_stopped": pgettext(
         "gateway",
@@ -82,13 +92,13 @@ TEXTS = {
     "error": pgettext(
         "gateway",
         "Sorry, something went wrong on our side. Please send your message again. "
-        "In danger now? Call 15.",
+        "In danger now? Call {emergency}.",
     ),
     "hotline_claimed": pgettext(
         "gateway",
         "A hotline worker is now looking at your report {reference}. Your messages here "
         "go to them until the case is closed; send MENU to talk to the assistant again. "
-        "In danger now? Call 15.",
+        "In danger now? Call {emergency}.",
     ),
     "hotline_reply": pgettext(
         "gateway",
@@ -103,7 +113,7 @@ TEXTS = {
     "hotline_forward_failed": pgettext(
         "gateway",
         "Your message could not reach the hotline worker just now. Please send it again "
-        "in a few minutes. In danger now? Call 15.",
+        "in a few minutes. In danger now? Call {emergency}.",
     ),
     "report_status_open": pgettext(
         "gateway",
@@ -124,27 +134,54 @@ TEXTS = {
 }
 
 
+def locales_dir() -> Path:
+    """Where the compiled catalogs are (``RAHNUMA_LOCALES_DIR`` overrides)."""
+    return Path(os.environ.get("RAHNUMA_LOCALES_DIR") or ROOT / "locales")
+
+
+def content_dir() -> Path:
+    """Where the deployer's data files are (``RAHNUMA_CONTENT_DIR`` overrides)."""
+    return Path(os.environ.get("RAHNUMA_CONTENT_DIR") or ROOT / "content")
+
+
+@cache
+def emergency() -> str:
+    """The emergency number the gateway's texts give, read once from the directory."""
+    with (content_dir() / "directory.yml").open(encoding="utf-8") as handle:
+        return emergency_number(parse_hotlines(yaml.safe_load(handle) or {}))
+
+
 @cache
 def _catalog(language: str) -> gettext.NullTranslations:
     if language == ENGLISH:
         return gettext.NullTranslations()
     try:
-        return gettext.translation("messages", str(LOCALES), languages=[language])
+        return gettext.translation("messages", str(locales_dir()), languages=[language])
     except OSError:
         # Catalogs not compiled: English rather than nothing (make compile fixes it).
         return gettext.NullTranslations()
 
 
-def text(key: str, language: str | None, **values: str) -> str:
+def text(key: str, language: Optional[str], **values: str) -> str:
     """The gateway text ``key`` in ``language`` (English when unknown), ``values`` filled in.
 
-    In Urdu script, Latin values (a reference such as R-7K2M9Q) are wrapped in
-    Unicode isolates so they keep their order inside right-to-left text.
+    In Urdu script, Latin values (a reference such as R-7K2M9Q, a number) are
+    isolated (``contract/bidi.py``) so they keep their order inside
+    right-to-left text.
     """
-    chosen = language if language in LANGUAGES else ENGLISH
+    chosen = known(language)
     template = _catalog(chosen).pgettext(CONTEXT, TEXTS[key])
+    if "{emergency}" in TEXTS[key]:
+        values = {**values, "emergency": emergency()}
     if not values:
         return template
     if chosen == URDU:
-        values = {name: f"\u2068{value}\u2069" for name, value in values.items()}
-    return template.format(**values)
+        values = {name: isolate(value) for name, value in values.items()}
+    return template.format_map(_Unfilled(values))
+
+
+class _Unfilled(Dict[str, str]):
+    """Values for ``str.format_map``; a placeholder not given stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

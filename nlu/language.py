@@ -22,10 +22,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-ENGLISH = "en"
-URDU = "ur"
-ROMAN_URDU = "ur_Latn"
-LANGUAGES = (ENGLISH, URDU, ROMAN_URDU)
+from contract.languages import ENGLISH, ROMAN_URDU, URDU
 
 OUTPUT_KEY = "language_detection"
 

@@ -8,6 +8,11 @@ featurizers as the same characters, in training and at prediction time.
 Normalisation is done character by character so that entity annotations in
 the training data (start/end offsets) can be moved to the new text. It never
 changes Latin text except collapsing long runs of one letter ("pleeeease").
+
+It is total: every code point U+0000..U+10FFFF (lone surrogates, noncharacters,
+private use and unassigned ones included) goes through without an error, each
+in constant time, so a text of any length is normalised in linear time and
+never grows by more than ``MAX_EXPANSION`` characters per original character.
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ def _is_diacritic(char: str) -> bool:
     )
 
 
-def _normalize_char(char: str) -> str:
+def _normalize_base_char(char: str) -> str:
+    """The mapping of one character that is not an Arabic presentation form."""
     if char in _INVISIBLE or char == _TATWEEL or _is_diacritic(char):
         return ""
     if char in _LETTERS:
@@ -84,10 +90,59 @@ def _normalize_char(char: str) -> str:
         return chr(ord("0") + code - 0x0660)
     if char in "\t\r\n\u00a0\u2007\u202f":
         return " "
-    if 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
-        # Presentation forms (copied from PDFs, old keyboards): base letters.
-        return "".join(_normalize_char(c) for c in unicodedata.normalize("NFKC", char))
     return char
+
+
+# Formula ligatures that stand for a whole phrase and have no compatibility
+# decomposition, so NFKC leaves them as they are. They are dropped, not spelled
+# out: "﷽" (U+FDFD, bismillah ar-rahman ar-raheem) is a blessing many people put
+# at the top of any message, whatever it asks, and its four words (بسم اللہ
+# الرحمن الرحیم) would outweigh a short question's own words in the featurizers
+# and could tip the intent towards whatever the training data happens to pair
+# with them. The honorific ligatures Unicode 14 added (U+FD40..U+FD4F, U+FDCF,
+# U+FDFE, U+FDFF; unassigned in Python 3.10's Unicode 13 database) are formulas
+# of the same kind, written after a name, and are dropped like the honorific
+# signs U+0610..U+061A above. U+FDFA (ﷺ) and U+FDFB (ﷻ), which NFKC does spell
+# out, keep their spelled-out words as before.
+_DROPPED_LIGATURES = frozenset(
+    "\ufdfd\ufdcf\ufdfe\ufdff" + "".join(chr(code) for code in range(0xFD40, 0xFD50))
+)
+
+
+def _presentation_forms() -> Dict[str, str]:
+    """Presentation forms (copied from PDFs, old keyboards) to base letters.
+
+    NFKC is applied once and its output mapped by ``_normalize_base_char``, with no
+    second round: NFKC's output is already free of presentation forms, and a form
+    it leaves unchanged (ornate parentheses, Arabic spacing symbols, noncharacters
+    U+FDD0..U+FDEF, unassigned code points) maps to itself instead of back into
+    this step.
+    """
+    table: Dict[str, str] = {}
+    for first, last in ((0xFB50, 0xFDFF), (0xFE70, 0xFEFF)):
+        for code in range(first, last + 1):
+            char = chr(code)
+            if char in _DROPPED_LIGATURES:
+                table[char] = ""
+            else:
+                decomposed = unicodedata.normalize("NFKC", char)
+                table[char] = "".join(_normalize_base_char(c) for c in decomposed)
+    return table
+
+
+_PRESENTATION_FORMS = _presentation_forms()
+
+# The most characters one original character can become: U+FDFA (ﷺ) is spelled
+# out as the 18 characters "صلی اللہ علیہ وسلم"; every other character is at most
+# as long. Checked for every code point in the tests.
+MAX_EXPANSION = max(1, *(len(piece) for piece in _PRESENTATION_FORMS.values()))
+
+
+def _normalize_char(char: str) -> str:
+    piece = _PRESENTATION_FORMS.get(char)
+    if piece is not None:
+        return piece
+    return _normalize_base_char(char)
 
 
 @dataclass(frozen=True)

@@ -1,74 +1,50 @@
-"""Shared fixtures: a Tracker built from tests/fixtures/tracker.json, the domain."""
+"""Fixtures every environment's tests share: the repository root and a real Redis.
+
+This file imports nothing of Rasa or of the gateway, so the Rasa environment
+(``make unit``) and the gateway environment (``make gateway``) both load it.
+Redis is the real server ``scripts/with-redis`` points RAHNUMA_TEST_REDIS_URL
+at; each test gets a key prefix of its own, removed afterwards.
+"""
 
 from __future__ import annotations
 
-import copy
-import json
+import os
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
 
 import pytest
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE_TRACKER = json.loads((ROOT / "tests/fixtures/tracker.json").read_text(encoding="utf-8"))
-
-TrackerFactory = Callable[..., Tracker]
+REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(scope="session")
-def domain() -> Dict[str, Any]:
-    """The real domain as the action server receives it."""
-    from rasa.shared.core.domain import Domain
-
-    return Domain.load(str(ROOT / "domain.yml")).as_dict()
-
-
-@pytest.fixture()
-def dispatcher() -> CollectingDispatcher:
-    """Collects what an action sends."""
-    return CollectingDispatcher()
+async def close(client: Redis) -> None:
+    """Closes a client and its pool, in either environment's redis-py."""
+    if hasattr(client, "aclose"):  # redis-py 5 and later (the gateway's)
+        await client.aclose()
+        return
+    await client.close()  # redis 4.6 (the Rasa environment) keeps the pool open
+    await client.connection_pool.disconnect()
 
 
-@pytest.fixture()
-def make_tracker() -> TrackerFactory:
-    """Builds a Tracker from the JSON fixture, overriding what a test needs."""
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the test Redis (``make test`` starts one when none answers)."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as error:  # pragma: no cover - the environment, not the code
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {error} (make test starts one)")
+    yield client
+    await close(client)
 
-    def build(
-        *,
-        text: str = "hello",
-        intent: str = "greet",
-        confidence: float = 0.99,
-        entities: Optional[List[Dict[str, Any]]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        detection: Optional[Dict[str, Any]] = None,
-        ranking: Optional[List[Dict[str, Any]]] = None,
-        sender_id: Optional[str] = None,
-        active_loop: Optional[str] = None,
-        **slots: Any,
-    ) -> Tracker:
-        state = copy.deepcopy(BASE_TRACKER)
-        state["slots"].update(slots)
-        latest = state["latest_message"]
-        latest.update(
-            text=text,
-            intent={"name": intent, "confidence": confidence},
-            intent_ranking=ranking or [{"name": intent, "confidence": confidence}],
-            entities=entities or [],
-            metadata=metadata or {},
-        )
-        if detection is not None:
-            latest["language_detection"] = detection
-        return Tracker(
-            sender_id or state["sender_id"],
-            state["slots"],
-            latest,
-            state["events"],
-            state["paused"],
-            state["followup_action"],
-            {"name": active_loop} if active_loop else {},
-            state["latest_action_name"],
-        )
 
-    return build
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A Redis key prefix of the test's own; its keys are removed afterwards."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    async for key in redis.scan_iter(f"{name}:*"):
+        await redis.delete(key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -11,8 +10,8 @@ import yaml
 
 from actions.content import confirmed_hotlines, fee_limits, hotlines
 from actions.nlg import renderer
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 SOURCES = yaml.safe_load((ROOT / "content/sources.yml").read_text(encoding="utf-8"))
 FACT_SHEET = ROOT.parent / "shared/facts/pakistan-migration.md"

@@ -12,10 +12,11 @@ from typing import Any, Dict
 
 import pytest
 
-from actions.content import ENGLISH, ROMAN_URDU, URDU, confirmed_hotlines, format_hotlines
+from actions.content import confirmed_hotlines, format_hotlines
 from actions.nlg import renderer
-from bot.menu import sms_body
-from bot.segments import GSM7, count, is_gsm7
+from contract.languages import ENGLISH, ROMAN_URDU, URDU
+from contract.menus import sms_body
+from contract.segments import GSM7, count, is_gsm7
 
 BUDGET = {ENGLISH: 2, ROMAN_URDU: 2, URDU: 3}
 MORE = {ENGLISH: "MORE", ROMAN_URDU: "MORE", URDU: "MORE"}

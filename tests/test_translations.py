@@ -18,7 +18,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 LANGUAGES = ("ur", "ur_Latn")
 Key = Tuple[str, str]  # (msgctxt, msgid)
 

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,31 +14,12 @@ from redis.asyncio import Redis
 from actions import escalation
 from actions.escalation import EscalationUnavailableError, RedisEscalation, Report
 from actions.report import ActionSubmitReport
-from bot.identity import Sealer
-from bot.reports import ReportStore
+from contract.keys import Keys
+from contract.reports import ReportStore
+from contract.sealing import Sealer
+from tests.conftest import REDIS_URL, close
 
-REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture()
-async def prefix() -> AsyncIterator[str]:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as error:  # pragma: no cover - the environment, not the code
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {error} (make unit starts one)")
-    yield name
-    async for key in client.scan_iter(f"{name}:*"):
-        await client.delete(key)
-    await _close(client)
-
-
-async def _close(client: Redis) -> None:
-    # redis 4.6 (the Rasa environment) does not close a from_url pool with the client.
-    await client.close()
-    await client.connection_pool.disconnect()
 
 
 def _report(**overrides: Any) -> Report:
@@ -64,9 +43,9 @@ async def test_a_submitted_report_is_queued_sealed_and_urgent(prefix: str) -> No
         urgent = await client.xrange(f"{prefix}:reports:urgent")
         assert [fields[b"reference"].decode() for _, fields in urgent] == [reference]
         assert await client.xlen(f"{prefix}:reports") == 0
-        case = await ReportStore(client, prefix, Sealer(KEY)).case(reference)
+        case = await ReportStore(client, Keys(prefix), Sealer(KEY)).case(reference)
     finally:
-        await _close(client)
+        await close(client)
         await backend.close()
     assert case is not None
     assert (case.description, case.location, case.urgent, case.may_contact) == (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actions.content import confirmed_hotlines, hotlines
 from actions.hotlines import ActionHotlines, ActionUrgentHelp
+from contract.bidi import isolate
 
 
 async def test_urgent_help_gives_every_confirmed_emergency_number_at_once(
@@ -27,8 +28,10 @@ async def test_urdu_numbers_are_isolated_for_right_to_left_text(
         dispatcher, make_tracker(intent="urgent_help", language="ur"), domain
     )
     text = dispatcher.messages[0]["hotlines"]
-    assert text.startswith("پولیس ایمرجنسی: \u206615\u2069، ")
-    assert "\u2066111-247-786\u2069" in text
+    lines = confirmed_hotlines(emergency_only=True)
+    assert lines, "the directory must list an emergency line for this test to mean anything"
+    for line in lines:
+        assert f"{line.name('ur')}: {isolate(line.number)}" in text
 
 
 async def test_hotlines_lists_only_confirmed_numbers(make_tracker, domain, dispatcher) -> None:

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import ActionChooseLanguage, ValidateSlotMappings
 from actions.nlg import renderer
-from tests.conftest import TrackerFactory
+from tests.actions.conftest import TrackerFactory
 
 CONFIDENT_UR = {"code": "ur", "confident": True}
 CONFIDENT_ROMAN = {"code": "ur_Latn", "confident": True}

@@ -1,7 +1,7 @@
 """Fixtures for the gateway: real Redis, local protocol peers, and a gateway between them.
 
 Everything listens on 127.0.0.1 on free ports inside the test's event loop:
-the Telegram/Twilio peers (``bot/peers.py``), a Rasa stand-in that speaks
+the Telegram/Twilio peers (``dev/fakes.py``), a Rasa stand-in that speaks
 Rasa's REST channel protocol (``tests/bot/fake_rasa.py``) and the gateway
 itself, run by uvicorn as in production.
 """
@@ -9,7 +9,6 @@ itself, run by uvicorn as in production.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -21,16 +20,15 @@ import httpx
 import pytest
 import uvicorn
 from cryptography.fernet import Fernet
-from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
 from bot.metrics import Metrics
-from bot.peers import PeerState, create_peers
 from bot.settings import Settings
+from dev.fakes import PeerState, create_peers
 from tests.bot.fake_rasa import FakeRasa
+from tests.conftest import REDIS_URL
 
-REDIS_URL = os.environ.get("RAHNUMA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOT_TOKEN = "4242:TEST-token_for-the-local-peer"
 WEBHOOK_SECRET = "s3cret-Header_value"
 TWILIO_SID = "AC" + "0" * 32
@@ -63,26 +61,6 @@ async def serving(app: Any, sock: Optional[socket.socket] = None) -> AsyncIterat
     finally:
         server.should_exit = True
         await task
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception as error:  # pragma: no cover - the environment, not the code
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {error} (make test starts one)")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def prefix(redis: Redis) -> AsyncIterator[str]:
-    """A Redis key prefix of the test's own; its keys are removed afterwards."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    yield name
-    async for key in redis.scan_iter(f"{name}:*"):
-        await redis.delete(key)
 
 
 def environment(**overrides: str) -> Dict[str, str]:

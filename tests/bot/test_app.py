@@ -16,15 +16,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-import bot.outbox
+import bot.conversation.outbox
 from bot import texts
 from bot.app import create_app
 from bot.identity import Pseudonyms
 from bot.logs import QUIET, JsonFormatter, configure
 from bot.metrics import Metrics
-from bot.peers import PeerState
-from bot.segments import count
 from bot.settings import Settings
+from contract.channels import Channel
+from contract.segments import count
+from dev.fakes import PeerState
 from tests.bot.conftest import (
     BOT_TOKEN,
     TWILIO_TOKEN,
@@ -253,7 +254,7 @@ async def test_a_429_from_the_bot_api_delays_the_reply_but_does_not_drop_it(
 async def test_a_failed_send_is_queued_and_delivered_later(
     prefix: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.outbox, "CLAIM_IDLE_MS", 300)
+    monkeypatch.setattr(bot.conversation.outbox, "CLAIM_IDLE_MS", 300)
     async with running_stack(prefix) as stack:
         # The direct send fails, and so does the outbox's first attempt: only a re-claim helps.
         stack.peers.fail_telegram = [500, 500]
@@ -275,7 +276,7 @@ async def test_a_failed_send_is_queued_and_delivered_later(
 async def test_delete_erases_what_the_gateway_keeps_about_the_user(
     stack: Stack, redis: Redis, prefix: str
 ) -> None:
-    pseudonym = Pseudonyms(str(stack.settings.pseudonym_key)).of("telegram", str(CHAT))
+    pseudonym = Pseudonyms(str(stack.settings.pseudonym_key)).of(Channel.TELEGRAM, str(CHAT))
     user_key, address_key = f"{prefix}:user:{pseudonym}", f"{prefix}:address:{pseudonym}"
     await stack.post_update(stack.telegram_text(CHAT, "hello"))
     await stack.telegram_sent(CHAT, 1)

@@ -38,9 +38,11 @@ from twilio.request_validator import RequestValidator
 
 from bot import texts
 from bot.app import MAX_BODY
-from bot.conversation import clean_text
-from bot.segments import TWILIO_MAX_CHARS, count
-from bot.sms import HELP_WORDS, MORE_WORDS, START_WORDS, STOP_WORDS, keyword
+from bot.channels.sms import HELP_WORDS, MORE_WORDS, START_WORDS, STOP_WORDS, keyword
+from bot.conversation.messages import clean_text
+from contract.languages import LANGUAGES
+from contract.limits import TWILIO_MAX_CHARS
+from contract.segments import count
 from tests.bot.conftest import (
     REDIS_URL,
     TWILIO_FROM,
@@ -504,7 +506,7 @@ SMS_KEYWORDS = STOP_WORDS | START_WORDS | HELP_WORDS | MORE_WORDS | {"menu"}
 
 def page_text(page: str) -> str:
     """A page without the MORE hint (in whichever language the conversation is)."""
-    for language in texts.LANGUAGES:
+    for language in LANGUAGES:
         hint = "\n" + texts.text("sms_more", language)
         if page.endswith(hint):
             return page[: -len(hint)]
@@ -513,8 +515,8 @@ def page_text(page: str) -> str:
 
 def test_sms_every_signed_text_is_answered_in_valid_twiml(gateway: Harness) -> None:
     empty = texts.text("empty", None)
-    holding = {texts.text("holding", language) for language in texts.LANGUAGES}
-    no_more = {texts.text("sms_no_more", language) for language in texts.LANGUAGES}
+    holding = {texts.text("holding", language) for language in LANGUAGES}
+    no_more = {texts.text("sms_no_more", language) for language in LANGUAGES}
 
     def say(sender: str, text: str) -> tuple[httpx.Response, List[str]]:
         params = {

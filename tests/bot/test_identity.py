@@ -10,7 +10,10 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from redis.asyncio import Redis
 
-from bot.identity import AddressBook, Pseudonyms, Sealer
+from bot.identity import AddressBook, Pseudonyms
+from contract.channels import Channel
+from contract.keys import Keys
+from contract.sealing import Sealer
 from tests.bot.conftest import Stack
 
 KEY = "pseudonym-key-" + "z" * 30
@@ -27,23 +30,24 @@ def new_key() -> str:
 
 
 def test_a_pseudonym_is_stable_across_processes() -> None:
-    first = Pseudonyms(KEY).of("sms", PHONE)
-    assert first == Pseudonyms(KEY).of("sms", PHONE)
+    first = Pseudonyms(KEY).of(Channel.SMS, PHONE)
+    assert first == Pseudonyms(KEY).of(Channel.SMS, PHONE)
     assert re.fullmatch(r"sms-[0-9a-f]{32}", first)
-    assert re.fullmatch(r"tg-[0-9a-f]{32}", Pseudonyms(KEY).of("telegram", CHAT))
+    assert re.fullmatch(r"tg-[0-9a-f]{32}", Pseudonyms(KEY).of(Channel.TELEGRAM, CHAT))
 
 
 def test_a_pseudonym_differs_by_address_channel_and_key() -> None:
     pseudonyms = Pseudonyms(KEY)
-    sms, telegram = pseudonyms.of("sms", "12345"), pseudonyms.of("telegram", "12345")
+    sms, telegram = pseudonyms.of(Channel.SMS, "12345"), pseudonyms.of(Channel.TELEGRAM, "12345")
     assert sms.split("-", 1)[1] != telegram.split("-", 1)[1]  # not just another prefix
-    assert pseudonyms.of("sms", PHONE) != pseudonyms.of("sms", "+923451239877")
-    assert Pseudonyms(KEY).of("sms", PHONE) != Pseudonyms(KEY + "x").of("sms", PHONE)
+    assert pseudonyms.of(Channel.SMS, PHONE) != pseudonyms.of(Channel.SMS, "+923451239877")
+    assert Pseudonyms(KEY).of(Channel.SMS, PHONE) != Pseudonyms(KEY + "x").of(Channel.SMS, PHONE)
 
 
 @pytest.mark.parametrize(
     ("channel", "address"),
-    [("sms", PHONE), ("telegram", CHAT), ("sms", "+447700900123"), ("telegram", "1000000001")],
+    [(Channel.SMS, PHONE), (Channel.TELEGRAM, CHAT), (Channel.SMS, "+447700900123"),
+     (Channel.TELEGRAM, "1000000001")],
 )
 def test_a_pseudonym_never_contains_the_address(channel: str, address: str) -> None:
     pseudonym = Pseudonyms(KEY).of(channel, address)
@@ -86,13 +90,13 @@ def test_a_value_sealed_with_another_key_does_not_open() -> None:
 
 
 def book(redis: Redis, prefix: str, keys: str, ttl: int = RETENTION) -> AddressBook:
-    return AddressBook(redis, Sealer(keys), prefix, ttl)
+    return AddressBook(redis, Sealer(keys), Keys(prefix), ttl)
 
 
 async def test_an_address_is_kept_encrypted_for_the_retention_period(
     redis: Redis, prefix: str
 ) -> None:
-    pseudonym = Pseudonyms(KEY).of("sms", PHONE)
+    pseudonym = Pseudonyms(KEY).of(Channel.SMS, PHONE)
     addresses = book(redis, prefix, new_key())
     await addresses.remember(pseudonym, PHONE)
     stored = await redis.get(f"{prefix}:address:{pseudonym}")
@@ -103,7 +107,7 @@ async def test_an_address_is_kept_encrypted_for_the_retention_period(
 
 
 async def test_each_message_renews_the_retention_period(redis: Redis, prefix: str) -> None:
-    pseudonym = Pseudonyms(KEY).of("telegram", CHAT)
+    pseudonym = Pseudonyms(KEY).of(Channel.TELEGRAM, CHAT)
     addresses = book(redis, prefix, new_key())
     await addresses.remember(pseudonym, CHAT)
     await redis.expire(f"{prefix}:address:{pseudonym}", 60)  # as if 29 days had passed
@@ -112,7 +116,7 @@ async def test_each_message_renews_the_retention_period(redis: Redis, prefix: st
 
 
 async def test_an_expired_address_is_gone(redis: Redis, prefix: str) -> None:
-    pseudonym = Pseudonyms(KEY).of("sms", PHONE)
+    pseudonym = Pseudonyms(KEY).of(Channel.SMS, PHONE)
     addresses = book(redis, prefix, new_key())
     await addresses.remember(pseudonym, PHONE)
     await redis.pexpire(f"{prefix}:address:{pseudonym}", 1)
@@ -121,8 +125,8 @@ async def test_an_expired_address_is_gone(redis: Redis, prefix: str) -> None:
 
 
 async def test_forget_erases_the_address(redis: Redis, prefix: str) -> None:
-    pseudonym = Pseudonyms(KEY).of("sms", PHONE)
-    other = Pseudonyms(KEY).of("sms", "+923000000001")
+    pseudonym = Pseudonyms(KEY).of(Channel.SMS, PHONE)
+    other = Pseudonyms(KEY).of(Channel.SMS, "+923000000001")
     addresses = book(redis, prefix, new_key())
     await addresses.remember(pseudonym, PHONE)
     await addresses.remember(other, "+923000000001")
@@ -133,7 +137,7 @@ async def test_forget_erases_the_address(redis: Redis, prefix: str) -> None:
 
 
 async def test_a_foreign_token_is_no_address(redis: Redis, prefix: str) -> None:
-    pseudonym = Pseudonyms(KEY).of("sms", PHONE)
+    pseudonym = Pseudonyms(KEY).of(Channel.SMS, PHONE)
     await book(redis, prefix, new_key()).remember(pseudonym, PHONE)  # another deployment's key
     assert await book(redis, prefix, new_key()).lookup(pseudonym) is None
     await redis.set(f"{prefix}:address:{pseudonym}", b"not a fernet token at all")
@@ -142,7 +146,7 @@ async def test_a_foreign_token_is_no_address(redis: Redis, prefix: str) -> None:
 
 async def test_addresses_survive_key_rotation(redis: Redis, prefix: str) -> None:
     old, new = new_key(), new_key()
-    pseudonym = Pseudonyms(KEY).of("telegram", CHAT)
+    pseudonym = Pseudonyms(KEY).of(Channel.TELEGRAM, CHAT)
     await book(redis, prefix, old).remember(pseudonym, CHAT)
     assert await book(redis, prefix, f"{new},{old}").lookup(pseudonym) == CHAT
     assert await book(redis, prefix, new).lookup(pseudonym) is None

@@ -14,7 +14,6 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import IO, List
 from urllib.parse import urlencode
 
@@ -22,7 +21,7 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.peers import PeerState
+from dev.fakes import PeerState
 from tests.bot.conftest import (
     TWILIO_SID,
     TWILIO_TOKEN,
@@ -34,7 +33,6 @@ from tests.bot.conftest import (
 )
 from tests.bot.fake_rasa import FakeRasa
 
-ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://rahnuma.example.org"
 
 
@@ -88,7 +86,7 @@ async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
             sock = free_socket()
             port = sock.getsockname()[1]
             sock.close()
-            env = {**os.environ, **shared, "GATEWAY_PORT": str(port), "PYTHONPATH": str(ROOT)}
+            env = {**os.environ, **shared, "GATEWAY_PORT": str(port)}
             log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
             logs.append(log)
             processes.append(subprocess.Popen(

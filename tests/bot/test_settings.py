@@ -14,8 +14,8 @@ from cryptography.fernet import Fernet
 from bot.errors import ConfigError
 from bot.settings import Settings
 from tests.bot.conftest import BOT_TOKEN, TWILIO_TOKEN, WEBHOOK_SECRET, environment
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_URL = "https://rahnuma.example.org"
 
 
@@ -223,7 +223,7 @@ def test_a_dot_env_file_is_read_when_no_environ_is_given(
 
 def run_gateway(cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m bot`` in ``cwd`` with an environment that sets none of the gateway's keys."""
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
              "LANG": "C.UTF-8"}
     python = ROOT / ".venv-bot" / "bin" / "python"
     return subprocess.run(

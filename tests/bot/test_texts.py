@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.segments import count
-from bot.texts import ENGLISH, LANGUAGES, TEXTS, text
+from bot.texts import TEXTS, text
+from contract.languages import ENGLISH, LANGUAGES
+from contract.segments import count
 
 SMS_TEXTS = ("holding", "media_sms", "empty", "rate_limited", "sms_help", "sms_stopped",
              "sms_started", "sms_more", "sms_no_more", "sms_no_menu", "error")

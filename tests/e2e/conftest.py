@@ -1,6 +1,6 @@
 """End-to-end tests: the real stack (Rasa, action server, gateway) started by `make e2e`.
 
-They talk to it exactly as ``make chat`` does (``bot/chat.py``): Telegram
+They talk to it exactly as ``make chat`` does (``dev/chat.py``): Telegram
 updates with the webhook secret and Twilio-signed SMS, against the gateway
 wired to the local Telegram/Twilio peers. Run in ``.venv-bot``.
 """
@@ -8,13 +8,11 @@ wired to the local Telegram/Twilio peers. Run in ``.venv-bot``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from bot.chat import Phone, read_env
-
-ROOT = Path(__file__).resolve().parents[2]
+from dev.chat import Phone, read_env
+from tests.conftest import ROOT
 
 
 @pytest.fixture

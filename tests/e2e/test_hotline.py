@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any, Dict, List
 
-from bot.chat import Phone
+from dev.chat import Phone
 
 
 def texts(messages: List[Dict[str, Any]]) -> str:

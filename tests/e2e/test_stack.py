@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from bot.chat import Phone
-from bot.segments import count
+from contract.segments import count
+from dev.chat import Phone
 
 
 def is_urdu(text: str) -> bool:

@@ -16,9 +16,10 @@ from typing import Any, Dict, List
 
 import pytest
 
+from tests.conftest import ROOT
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("RAHNUMA_MODEL", ROOT / "models/rahnuma.tar.gz"))
 ACTION_SERVER = os.environ.get("ACTION_SERVER_URL", "http://localhost:5055")
 URDU_LETTERS = re.compile(r"[\u0600-\u06ff]")

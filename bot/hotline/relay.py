@@ -1,0 +1,303 @@
+"""The relay worker: delivers trafficking reports to hotline staff, and never loses one.
+
+The action server puts each report in a Redis stream (``contract/reports.py``).
+This worker reads both streams with the consumer group ``relay``, urgent
+first, and hands each report to every configured destination:
+
+- the staff chat on Telegram (``HOTLINE_TELEGRAM_CHAT_ID``): the whole card,
+  with Claim / Resolve buttons;
+- each on-call number by SMS (``HOTLINE_SMS_NUMBERS``): a short form;
+- a case system's HTTPS webhook (``HOTLINE_WEBHOOK_URL``): JSON signed with
+  HMAC-SHA256 (``HOTLINE_WEBHOOK_SECRET``), see ``signature``.
+
+A stream entry is acknowledged only after every destination took the report.
+Each destination that took it is recorded on the case, so a retry, or a
+worker that takes over the entry of one that crashed (``XAUTOCLAIM`` after
+``RELAY_CLAIM_IDLE_SECONDS``), sends only where it is still missing: staff do
+not see a report twice. Failures are retried with exponential backoff from
+``RELAY_RETRY_SECONDS``; after ``RELAY_MAX_ATTEMPTS`` rounds (or at once when
+the destination refuses for good) the report goes to the dead-letter stream,
+a metric counts it, and staff are alerted through the destinations that work.
+The case itself stays open and listed by /open. Resolved cases are purged
+``REPORT_RETENTION_DAYS`` after resolution, hourly.
+
+Several relays may run against one Redis (containers); a per-report lock
+(redis-py's ``Lock``, renewed while a delivery lasts) keeps two from sending
+the same report at once. Never logs report contents,
+phone numbers or chat ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from bot.errors import DeliveryError
+from bot.hotline.destinations import Destination
+from bot.streams import consumer_name, ensure_group
+from contract.reports import Case, ReportStore, decoded
+
+logger = logging.getLogger(__name__)
+
+GROUP = "relay"
+DELIVERY_TIMEOUT = 20.0
+MAX_BACKOFF = 600.0
+PURGE_INTERVAL = 3600.0
+NOTIFY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+class RelayMetrics:
+    """What the relay counts; labels are destination kinds, never who or what."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.delivered = Counter(
+            "rahnuma_reports_delivered_total", "Reports handed to a destination.",
+            ["destination"], registry=self.registry,
+        )
+        self.failures = Counter(
+            "rahnuma_report_delivery_failures_total", "Failed attempts to hand over a report.",
+            ["destination"], registry=self.registry,
+        )
+        self.dead = Counter(
+            "rahnuma_reports_dead_letter_total", "Reports given up on for a destination.",
+            ["destination"], registry=self.registry,
+        )
+        self.alerts = Counter(
+            "rahnuma_relay_alerts_total", "Alerts sent to staff about undeliverable reports.",
+            registry=self.registry,
+        )
+        self.notify_seconds = Histogram(
+            "rahnuma_report_notify_seconds", "From a report's submission to its delivery.",
+            ["destination"], buckets=NOTIFY_BUCKETS, registry=self.registry,
+        )
+
+
+
+class Relay:
+    """Reads the report streams and delivers; run one or more per deployment."""
+
+    def __init__(
+        self,
+        store: ReportStore,
+        destinations: Sequence[Destination],
+        metrics: RelayMetrics,
+        *,
+        max_attempts: int = 10,
+        retry_seconds: float = 5.0,
+        claim_idle_seconds: float = 60.0,
+        consumer: Optional[str] = None,
+    ) -> None:
+        self._store = store
+        self._redis: Redis = store.redis
+        self._destinations = list(destinations)
+        self._metrics = metrics
+        self._max_attempts = max_attempts
+        self._retry_seconds = retry_seconds
+        self._claim_idle_ms = int(claim_idle_seconds * 1000)
+        self._consumer = consumer or consumer_name()
+        self._keys = store.keys
+        self._retry = store.keys.relay_retry
+        self._streams = (store.keys.reports_urgent, store.keys.reports)  # urgent first, always
+
+    @property
+    def metrics(self) -> RelayMetrics:
+        """What this relay counts (served on ``RELAY_METRICS_PORT``)."""
+        return self._metrics
+
+    @property
+    def destination_kinds(self) -> List[str]:
+        """The kinds of the configured destinations, for the start-up log."""
+        return [destination.kind for destination in self._destinations]
+
+    async def ensure_groups(self) -> None:
+        """Creates the consumer group on both streams unless it exists."""
+        for stream in self._streams:
+            await ensure_group(self._redis, stream, GROUP)
+
+    async def work_once(self, block_ms: int = 1000) -> int:
+        """One round: due retries, entries of crashed workers, then new reports.
+
+        Returns how many reports reached all their destinations.
+        """
+        done = 0
+        for member in await self._due_retries():
+            stream, entry_id = member.split("|", 1)
+            claimed: Any = await self._redis.xclaim(
+                stream, GROUP, self._consumer, min_idle_time=0, message_ids=[entry_id]
+            )
+            for claimed_id, fields in claimed:
+                if fields:
+                    done += await self._handle(stream, claimed_id, fields)
+        for stream in self._streams:
+            stale: Any = await self._redis.xautoclaim(
+                stream, GROUP, self._consumer, min_idle_time=self._claim_idle_ms, count=20
+            )
+            for entry_id, fields in stale[1]:
+                member = f"{stream}|{decoded(entry_id)}"
+                if fields and await self._redis.zscore(self._retry, member) is None:
+                    done += await self._handle(stream, entry_id, fields)
+        batches: Any = await self._redis.xreadgroup(
+            GROUP, self._consumer, {stream: ">" for stream in self._streams},
+            count=20, block=block_ms,
+        )
+        order = {stream: index for index, stream in enumerate(self._streams)}
+        for stream, entries in sorted(batches or [], key=lambda b: order[decoded(b[0])]):
+            for entry_id, fields in entries:
+                done += await self._handle(decoded(stream), entry_id, fields)
+        return done
+
+    async def work(self) -> None:
+        """Forever; a Redis outage pauses it, and it carries on when Redis is back."""
+        while True:
+            try:
+                await self.ensure_groups()
+                while True:
+                    await self.work_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("relay round failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def purge(self, retention_days: int) -> None:
+        """Forever, hourly: deletes cases resolved longer ago than the retention."""
+        while True:
+            try:
+                await self._store.purge(retention_days)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("purging resolved cases failed")
+            await asyncio.sleep(PURGE_INTERVAL)
+
+    async def _due_retries(self) -> List[str]:
+        due: Any = await self._redis.zrangebyscore(
+            self._retry, "-inf", time.time(), start=0, num=20
+        )
+        # ZREM decides which worker retries a member when several see it due.
+        return [decoded(m) for m in due if await self._redis.zrem(self._retry, m)]
+
+    async def _handle(self, stream: str, entry_id: Any, fields: Dict[bytes, bytes]) -> int:
+        reference = decoded(fields[b"reference"])
+        lock = Lock(self._redis, self._keys.relay_lock(reference),
+                    timeout=self._claim_idle_ms / 1000, blocking=False)
+        if not await lock.acquire():
+            return 0  # another worker is delivering it right now
+        # Held for as long as we deliver, however slow a send (a 429's wait, a slow webhook):
+        # once it expired, another relay would take the entry over and send it again.
+        holding = asyncio.create_task(self._hold(lock))
+        try:
+            return await self._deliver(stream, decoded(entry_id), reference)
+        finally:
+            holding.cancel()
+            with contextlib.suppress(LockError, RedisError):  # expired, or Redis away
+                await lock.release()
+
+    async def _hold(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self._claim_idle_ms / 3000)
+            with contextlib.suppress(LockError, RedisError):  # the delivery fails on its own
+                await lock.reacquire()
+
+    async def _deliver(self, stream: str, entry_id: str, reference: str) -> int:
+        case = await self._store.case(reference)
+        if case is None:  # purged, or never stored whole: nothing to deliver
+            await self._ack(stream, entry_id)
+            return 0
+        failed: List[Tuple[Destination, DeliveryError]] = []
+        for destination in self._destinations:
+            if destination.name in case.delivered:
+                continue
+            try:
+                await asyncio.wait_for(destination.deliver(case), DELIVERY_TIMEOUT)
+            except (DeliveryError, asyncio.TimeoutError) as error:
+                problem = error if isinstance(error, DeliveryError) else DeliveryError("timed out")
+                failed.append((destination, problem))
+                self._metrics.failures.labels(destination.kind).inc()
+                logger.warning("report %s not delivered to %s: %s",
+                               reference, destination.kind, problem)
+                continue
+            await self._record(reference, destination.name)
+            self._metrics.delivered.labels(destination.kind).inc()
+            self._metrics.notify_seconds.labels(destination.kind).observe(
+                max(0.0, time.time() - case.created)
+            )
+            logger.info("report delivered", extra={"reference": reference,
+                                                   "destination": destination.kind,
+                                                   "urgent": case.urgent})
+        if not failed:
+            await self._ack(stream, entry_id)
+            return 1
+        attempts = await self._store.count_attempt(reference)
+        if attempts >= self._max_attempts or all(error.permanent for _, error in failed):
+            await self._dead_letter(stream, entry_id, case, failed, attempts)
+            return 0
+        delay = min(MAX_BACKOFF, self._retry_seconds * 2 ** (attempts - 1))
+        await self._redis.zadd(self._retry, {f"{stream}|{entry_id}": time.time() + delay})
+        return 0
+
+    async def _record(self, reference: str, destination: str) -> None:
+        """Marks a delivery done, waiting out a Redis outage: without the mark, it is sent again."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((RedisConnectionError, RedisTimeoutError)),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            before_sleep=lambda state: logger.warning(
+                "Redis unreachable; holding the delivery record of %s", reference
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                await self._store.mark_delivered(reference, destination)
+
+    async def _ack(self, stream: str, entry_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        await pipe.execute()
+
+    async def _dead_letter(
+        self,
+        stream: str,
+        entry_id: str,
+        case: Case,
+        failed: Sequence[Tuple[Destination, DeliveryError]],
+        attempts: int,
+    ) -> None:
+        kinds = sorted({destination.kind for destination, _ in failed})
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xadd(self._keys.reports_dead, {
+            "reference": case.reference, "destinations": ",".join(kinds),
+            "attempts": attempts, "error": "; ".join(str(error) for _, error in failed)[:500],
+        })
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        await pipe.execute()
+        for kind in kinds:
+            self._metrics.dead.labels(kind).inc()
+        logger.error("report %s given up for %s after %d attempts",
+                     case.reference, ",".join(kinds), attempts)
+        urgency = "URGENT report" if case.urgent else "Report"
+        text = (f"⚠️ Rahnuma alert: {urgency} {case.reference} could not be delivered to "
+                f"{', '.join(kinds)} after {attempts} attempts. The case is kept and open: "
+                f"see /open (dead-letter stream {self._keys.reports_dead}).")
+        failing = {destination.name for destination, _ in failed}
+        for destination in self._destinations:
+            if destination.name in failing:
+                continue
+            try:
+                await asyncio.wait_for(destination.alert(text), DELIVERY_TIMEOUT)
+                self._metrics.alerts.inc()
+            except (DeliveryError, asyncio.TimeoutError) as error:
+                logger.error("alert to %s failed: %s", destination.kind, error)

@@ -1,0 +1,82 @@
+"""Helplines from the deployer's directory (``content/directory.yml``), for both environments.
+
+The action server lists them in answers; the gateway puts the emergency
+number in its own texts (holding messages, the rate-limit notice). Both read
+the same file through this module, so a deployer who changes a number
+changes it everywhere. Each environment parses the YAML itself (PyYAML is not
+part of the contract) and hands the mapping to ``parse_hotlines``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Sequence
+
+from contract.bidi import isolate
+from contract.languages import ENGLISH, URDU
+
+
+class DirectoryError(Exception):
+    """The directory is malformed (a deployment error, not a user's)."""
+
+
+@dataclass(frozen=True)
+class Hotline:
+    """One helpline, as listed in content/directory.yml."""
+
+    id: str
+    number: str
+    names: Mapping[str, str]
+    emergency: bool
+    confirmed: bool
+    source: str
+    verified: str
+
+    def name(self, language: str) -> str:
+        """The helpline's name in ``language`` (English if not translated)."""
+        return self.names.get(language) or self.names[ENGLISH]
+
+
+def parse_hotlines(directory: Mapping[str, Any]) -> List[Hotline]:
+    """Every helpline in the parsed directory, confirmed or not, in file order."""
+    entries = directory.get("hotlines") or []
+    try:
+        return [
+            Hotline(
+                id=str(entry["id"]),
+                number=str(entry["number"]),
+                names=dict(entry["name"]),
+                emergency=bool(entry.get("emergency", False)),
+                confirmed=bool(entry["confirmed"]),
+                source=str(entry["source"]),
+                verified=str(entry["verified"]),
+            )
+            for entry in entries
+        ]
+    except (KeyError, TypeError) as error:
+        raise DirectoryError(f"directory.yml: malformed helpline ({error})") from error
+
+
+def served(hotlines: Sequence[Hotline], emergency_only: bool = False) -> List[Hotline]:
+    """The helplines that may be shown to users (confirmed), in file order."""
+    return [line for line in hotlines if line.confirmed and (line.emergency or not emergency_only)]
+
+
+def emergency_number(hotlines: Sequence[Hotline]) -> str:
+    """The number the gateway's short texts give: the first confirmed emergency line."""
+    lines = served(hotlines, emergency_only=True)
+    if not lines:
+        raise DirectoryError("directory.yml lists no confirmed emergency helpline")
+    return lines[0].number
+
+
+def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
+    """'Name: number' pairs joined for one message.
+
+    In Urdu the numbers are isolated (``contract/bidi.py``) so that a digit run
+    inside right-to-left text keeps its order (1122, 111-247-786), and items
+    are joined with the Urdu comma.
+    """
+    if language == URDU:
+        return "، ".join(f"{line.name(URDU)}: {isolate(line.number)}" for line in lines)
+    return "; ".join(f"{line.name(language)}: {line.number}" for line in lines)
