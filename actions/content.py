@@ -20,9 +20,20 @@ from contract.directory import DirectoryError, Hotline, format_hotlines, parse_h
 from contract.languages import URDU, known
 
 __all__ = [
-    "ContentError", "Hotline", "confirmed_hotlines", "content_dir", "directory",
-    "directory_values", "fee_limits", "format_hotlines", "hotlines", "join_list", "language_of",
-    "localized_city", "offices", "topics",
+    "ContentError",
+    "Hotline",
+    "confirmed_hotlines",
+    "content_dir",
+    "directory",
+    "directory_values",
+    "fee_limits",
+    "format_hotlines",
+    "hotlines",
+    "join_list",
+    "language_of",
+    "localized_city",
+    "offices",
+    "topics",
 ]
 
 

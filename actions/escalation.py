@@ -39,6 +39,7 @@ from contract.sealing import Sealer
 
 logger = logging.getLogger(__name__)
 
+
 class EscalationError(Exception):
     """The report could not be handled."""
 

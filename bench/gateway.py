@@ -114,18 +114,35 @@ def workload(total: int) -> List[Tuple[str, str]]:
     return jobs
 
 
-async def via_gateway(http: httpx.AsyncClient, env: Dict[str, str], gateway: str,
-                      user: str, language: str, message: str) -> Result:
-    params = {"MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": env["TWILIO_ACCOUNT_SID"],
-              "From": user, "To": env["TWILIO_FROM_NUMBER"], "Body": message, "NumMedia": "0"}
+async def via_gateway(
+    http: httpx.AsyncClient,
+    env: Dict[str, str],
+    gateway: str,
+    user: str,
+    language: str,
+    message: str,
+) -> Result:
+    params = {
+        "MessageSid": "SM" + uuid.uuid4().hex,
+        "AccountSid": env["TWILIO_ACCOUNT_SID"],
+        "From": user,
+        "To": env["TWILIO_FROM_NUMBER"],
+        "Body": message,
+        "NumMedia": "0",
+    }
     signature = RequestValidator(env["TWILIO_AUTH_TOKEN"]).compute_signature(
-        env["PUBLIC_URL"].rstrip("/") + "/sms/twilio", params)
+        env["PUBLIC_URL"].rstrip("/") + "/sms/twilio", params
+    )
     started = time.perf_counter()
     try:
         response = await http.post(
-            f"{gateway}/sms/twilio", content=urlencode(params),
-            headers={"X-Twilio-Signature": signature,
-                     "Content-Type": "application/x-www-form-urlencoded"})
+            f"{gateway}/sms/twilio",
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
     except httpx.HTTPError:
         return Result(language, time.perf_counter() - started, ok=False)
     elapsed = time.perf_counter() - started
@@ -138,15 +155,17 @@ async def via_gateway(http: httpx.AsyncClient, env: Dict[str, str], gateway: str
     answer = await later_by_rest(http, env["TWILIO_API_URL"], user)
     if answer is None:
         return Result(language, time.perf_counter() - started, ok=False, deferred=True)
-    return Result(language, time.perf_counter() - started, True, count(answer).segments,
-                  deferred=True)
+    return Result(
+        language, time.perf_counter() - started, True, count(answer).segments, deferred=True
+    )
 
 
 DELIVERED: Dict[str, int] = {}  # REST messages each bench phone has already seen
 
 
-async def later_by_rest(http: httpx.AsyncClient, peers: str, number: str,
-                        patience: float = 120.0) -> Optional[str]:
+async def later_by_rest(
+    http: httpx.AsyncClient, peers: str, number: str, patience: float = 120.0
+) -> Optional[str]:
     """The next SMS the gateway sent to ``number`` through the (local) Twilio API, if any."""
     deadline = time.perf_counter() + patience
     while time.perf_counter() < deadline:
@@ -158,8 +177,9 @@ async def later_by_rest(http: httpx.AsyncClient, peers: str, number: str,
     return None
 
 
-async def direct(http: httpx.AsyncClient, rasa: str, user: str, language: str,
-                 message: str) -> Result:
+async def direct(
+    http: httpx.AsyncClient, rasa: str, user: str, language: str, message: str
+) -> Result:
     body = {"sender": user, "message": message, "metadata": {"channel": "sms"}}
     started = time.perf_counter()
     try:
@@ -174,8 +194,7 @@ async def direct(http: httpx.AsyncClient, rasa: str, user: str, language: str,
 Sender = Callable[[str, str, str], Awaitable[Result]]  # (user, language, message)
 
 
-async def run_path(name: str, jobs: List[Tuple[str, str]], concurrency: int,
-                   send: Sender) -> Run:
+async def run_path(name: str, jobs: List[Tuple[str, str]], concurrency: int, send: Sender) -> Run:
     """Sends ``jobs`` from ``concurrency`` users, each user's messages one after another."""
     run = Run(name)
     queues: List[List[Tuple[str, str]]] = [jobs[i::concurrency] for i in range(concurrency)]
@@ -199,13 +218,18 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for run in (gateway, rasa):
-        rows.append({
-            "path": run.name, "messages": len(run.results),
-            "errors": run.errors() + run.errors_alone, "deferred": run.deferred(),
-            "p50_ms": run.percentile(50) * 1000, "p95_ms": run.percentile(95) * 1000,
-            "p99_ms": run.percentile(99) * 1000,
-            "per_second": run.throughput,
-        })
+        rows.append(
+            {
+                "path": run.name,
+                "messages": len(run.results),
+                "errors": run.errors() + run.errors_alone,
+                "deferred": run.deferred(),
+                "p50_ms": run.percentile(50) * 1000,
+                "p95_ms": run.percentile(95) * 1000,
+                "p99_ms": run.percentile(99) * 1000,
+                "per_second": run.throughput,
+            }
+        )
     ratio = gateway.percentile(50) / rasa.percentile(50)
     notes = [
         "",
@@ -215,7 +239,8 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
     ]
     segments = {
         language: statistics.mean(
-            [r.segments for r in gateway.results if r.language == language and r.ok] or [0])
+            [r.segments for r in gateway.results if r.language == language and r.ok] or [0]
+        )
         for language in LANGUAGES
     }
     lines = [
@@ -227,10 +252,12 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(f"| {row['path']} | {row['messages']} | {row['errors']} | "
-                     f"{row['deferred']} | "
-                     f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['p99_ms']:.0f} | "
-                     f"{row['per_second']:.1f} |")
+        lines.append(
+            f"| {row['path']} | {row['messages']} | {row['errors']} | "
+            f"{row['deferred']} | "
+            f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['p99_ms']:.0f} | "
+            f"{row['per_second']:.1f} |"
+        )
     lines += [
         "",
         f"Gateway-to-direct median latency ratio: **{ratio:.3f}** "
@@ -243,9 +270,13 @@ def report(gateway: Run, rasa: Run, concurrency: int, out: Path) -> str:
     ]
     table = "\n".join(lines)
     (out / "gateway.md").write_text(table + "\n", encoding="utf-8")
-    (out / "gateway.json").write_text(json.dumps(
-        {"concurrency": concurrency, "rows": rows, "median_ratio": ratio, "segments": segments},
-        indent=2), encoding="utf-8")
+    (out / "gateway.json").write_text(
+        json.dumps(
+            {"concurrency": concurrency, "rows": rows, "median_ratio": ratio, "segments": segments},
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     plot(gateway, rasa, out / "gateway.png")
     return table
 
@@ -260,8 +291,11 @@ def plot(gateway: Run, rasa: Run, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(7, 4))
     for run in (gateway, rasa):
         values = [v * 1000 for v in run.latencies()]
-        axis.plot(values, [(i + 1) / len(values) for i in range(len(values))],
-                  label=f"{run.name} (p50 {run.percentile(50) * 1000:.0f} ms)")
+        axis.plot(
+            values,
+            [(i + 1) / len(values) for i in range(len(values))],
+            label=f"{run.name} (p50 {run.percentile(50) * 1000:.0f} ms)",
+        )
     axis.set_xlabel("latency (ms)")
     axis.set_ylabel("share of messages answered")
     axis.set_title("SMS via the gateway vs straight to Rasa")
@@ -271,8 +305,9 @@ def plot(gateway: Run, rasa: Run, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
-async def paired(jobs: List[Tuple[str, str]], concurrency: int, gateway_send: Sender,
-                 rasa_send: Sender) -> Tuple[Run, Run]:
+async def paired(
+    jobs: List[Tuple[str, str]], concurrency: int, gateway_send: Sender, rasa_send: Sender
+) -> Tuple[Run, Run]:
     """Every message on both paths, back to back, from ``concurrency`` users."""
     gateway, rasa = Run("gateway"), Run("rasa direct")
     queues = [jobs[i::concurrency] for i in range(concurrency)]
@@ -298,6 +333,7 @@ async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, R
     jobs = workload(args.messages)
     limits = httpx.Limits(max_connections=args.concurrency * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
         async def gateway_send(user: str, language: str, message: str) -> Result:
             return await via_gateway(http, env, args.gateway, user, language, message)
 
@@ -307,8 +343,10 @@ async def measure(args: argparse.Namespace, env: Dict[str, str]) -> Tuple[Run, R
         print(f"==> Warming up ({min(30, len(jobs))} messages per path)", flush=True)
         await run_path("gateway", jobs[:30], min(5, args.concurrency), gateway_send)
         await run_path("rasa", jobs[:30], min(5, args.concurrency), rasa_send)
-        print(f"==> Latency: {len(jobs)} messages on both paths, paired, "
-              f"{args.concurrency} users", flush=True)
+        print(
+            f"==> Latency: {len(jobs)} messages on both paths, paired, {args.concurrency} users",
+            flush=True,
+        )
         gateway, rasa = await paired(jobs, args.concurrency, gateway_send, rasa_send)
         alone = jobs[: max(args.concurrency, len(jobs) // 2)]
         for run, send, name in ((gateway, gateway_send, "gateway"), (rasa, rasa_send, "rasa")):

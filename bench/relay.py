@@ -62,8 +62,7 @@ async def serve_peers(state: PeerState) -> tuple[str, asyncio.Task[None], object
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_peers(state), log_config=None,
-                                           access_log=False))
+    server = uvicorn.Server(uvicorn.Config(create_peers(state), log_config=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -79,15 +78,25 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
     key = Fernet.generate_key().decode()
     env = {
         **os.environ,
-        "RAHNUMA_PSEUDONYM_KEY": "b" * 40, "RAHNUMA_DATA_KEY": key,
-        "REDIS_URL": redis_url, "REDIS_PREFIX": prefix,
-        "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_API_URL": peers_url,
-        "TWILIO_ACCOUNT_SID": state.twilio_sid, "TWILIO_AUTH_TOKEN": state.twilio_token,
-        "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_URL": peers_url,
-        "PUBLIC_URL": "http://127.0.0.1:8080", "TELEGRAM_WEBHOOK_SECRET": secrets.token_hex(8),
-        "HOTLINE_TELEGRAM_CHAT_ID": STAFF_CHAT, "HOTLINE_STAFF_TELEGRAM_IDS": "777001",
-        "HOTLINE_SMS_NUMBERS": ON_CALL, "HOTLINE_WEBHOOK_URL": f"{peers_url}/_peer/casebook",
-        "HOTLINE_WEBHOOK_SECRET": "w" * 40, "RELAY_METRICS_PORT": "0", "LOG_LEVEL": "WARNING",
+        "RAHNUMA_PSEUDONYM_KEY": "b" * 40,
+        "RAHNUMA_DATA_KEY": key,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": prefix,
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": peers_url,
+        "TWILIO_ACCOUNT_SID": state.twilio_sid,
+        "TWILIO_AUTH_TOKEN": state.twilio_token,
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "TWILIO_API_URL": peers_url,
+        "PUBLIC_URL": "http://127.0.0.1:8080",
+        "TELEGRAM_WEBHOOK_SECRET": secrets.token_hex(8),
+        "HOTLINE_TELEGRAM_CHAT_ID": STAFF_CHAT,
+        "HOTLINE_STAFF_TELEGRAM_IDS": "777001",
+        "HOTLINE_SMS_NUMBERS": ON_CALL,
+        "HOTLINE_WEBHOOK_URL": f"{peers_url}/_peer/casebook",
+        "HOTLINE_WEBHOOK_SECRET": "w" * 40,
+        "RELAY_METRICS_PORT": "0",
+        "LOG_LEVEL": "WARNING",
     }
     relay = subprocess.Popen([sys.executable, "-m", "bot.hotline"], cwd=ROOT, env=env)
     redis = Redis.from_url(redis_url)
@@ -118,12 +127,17 @@ async def run(reports: int, interval: float, redis_url: str) -> Dict[str, object
         await asyncio.sleep(2.0)  # the relay process starts
         for index in range(reports):
             started = time.monotonic()
-            reference = await store.submit(Submission(
-                reporter=f"tg-bench{index}", language=LANGUAGES[index % len(LANGUAGES)],
-                channel=list(Channel)[index % len(Channel)],
-                description="An agent took our passports and keeps us in a house.",
-                location="Tripoli", urgent=index % 5 == 0, may_contact=index % 2 == 0,
-            ))
+            reference = await store.submit(
+                Submission(
+                    reporter=f"tg-bench{index}",
+                    language=LANGUAGES[index % len(LANGUAGES)],
+                    channel=list(Channel)[index % len(Channel)],
+                    description="An agent took our passports and keeps us in a house.",
+                    location="Tripoli",
+                    urgent=index % 5 == 0,
+                    may_contact=index % 2 == 0,
+                )
+            )
             submitted[reference] = started
             print(f"\r{index + 1}/{reports} submitted", end="", flush=True)
             await asyncio.sleep(interval)
@@ -167,20 +181,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=40)
     parser.add_argument("--interval", type=float, default=3.5)
-    parser.add_argument("--redis-url", default=os.environ.get(
-        "RAHNUMA_TEST_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")))
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get(
+            "RAHNUMA_TEST_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        ),
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args.reports, args.interval, args.redis_url))
     out = ROOT / "results/bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "relay.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    lines = ["| destination | delivered | p50 ms | p95 ms | max ms | duplicates |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| destination | delivered | p50 ms | p95 ms | max ms | duplicates |",
+        "|---|---|---|---|---|---|",
+    ]
     for destination in ("telegram", "sms", "webhook"):
         row = result[destination]
         assert isinstance(row, dict)
-        lines.append(f"| {destination} | {row['delivered']}/{args.reports} | {row['p50_ms']} | "
-                     f"{row['p95_ms']} | {row['max_ms']} | {row['duplicates']} |")
+        lines.append(
+            f"| {destination} | {row['delivered']}/{args.reports} | {row['p50_ms']} | "
+            f"{row['p95_ms']} | {row['max_ms']} | {row['duplicates']} |"
+        )
     table = "\n".join(lines)
     (out / "relay.md").write_text(table + "\n", encoding="utf-8")
     print(table)

@@ -135,8 +135,11 @@ async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExi
         assert settings.twilio_auth_token is not None and settings.twilio_account_sid
         assert settings.twilio_from_number is not None
         twilio = TwilioSender(
-            settings.twilio_account_sid, str(settings.twilio_auth_token),
-            settings.twilio_from_number, settings.twilio_api_url, metrics,
+            settings.twilio_account_sid,
+            str(settings.twilio_auth_token),
+            settings.twilio_from_number,
+            settings.twilio_api_url,
+            metrics,
         )
         stack.push_async_callback(twilio.close)
         sms = SmsChannel(twilio, settings.sms_max_segments)
@@ -146,25 +149,39 @@ async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExi
     if settings.telegram_enabled:
         assert settings.telegram_bot_token is not None
         application = build_application(
-            str(settings.telegram_bot_token), settings.telegram_api_url,
+            str(settings.telegram_bot_token),
+            settings.telegram_api_url,
             polling=not settings.telegram_webhook,
         )
         telegram = TelegramChannel(application, redis, keys)
         channels[Channel.TELEGRAM] = telegram
 
     outbox = Outbox(
-        redis, keys, sealer, addresses, users,
-        {name: door.send for name, door in channels.items()}, metrics,
+        redis,
+        keys,
+        sealer,
+        addresses,
+        users,
+        {name: door.send for name, door in channels.items()},
+        metrics,
     )
     delivery = Delivery(channels, addresses, users, outbox)
     hotline = Hotline(ReportStore(redis, keys, sealer), keys, settings, users, delivery)
     conversations = Conversations(
-        redis, keys, settings, sealer, addresses, users, rasa, channels, delivery,
-        WebhookReplies(redis, keys), hotline, metrics,
+        redis,
+        keys,
+        settings,
+        sealer,
+        addresses,
+        users,
+        rasa,
+        channels,
+        delivery,
+        WebhookReplies(redis, keys),
+        hotline,
+        metrics,
     )
-    updates = (
-        TelegramUpdates(telegram, conversations, hotline) if telegram is not None else None
-    )
+    updates = TelegramUpdates(telegram, conversations, hotline) if telegram is not None else None
     if telegram is not None and updates is not None:
         await _start_telegram(settings, telegram, updates, stack)
     await outbox.ensure_group()
@@ -180,7 +197,9 @@ async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExi
 
 
 async def _start_telegram(
-    settings: Settings, telegram: TelegramChannel, updates: TelegramUpdates,
+    settings: Settings,
+    telegram: TelegramChannel,
+    updates: TelegramUpdates,
     stack: contextlib.AsyncExitStack,
 ) -> None:
     """Registers the webhook, or starts long polling when there is no public URL."""
@@ -310,9 +329,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format."""
-    return Response(
-        _gateway(request).metrics.render(), media_type="text/plain; version=0.0.4"
-    )
+    return Response(_gateway(request).metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 async def _forged(request: Request, error: ForgedRequestError) -> Response:
@@ -321,7 +338,5 @@ async def _forged(request: Request, error: ForgedRequestError) -> Response:
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:
-    logger.error(
-        "webhook could not be taken in", extra={"path": request.url.path}, exc_info=error
-    )
+    logger.error("webhook could not be taken in", extra={"path": request.url.path}, exc_info=error)
     return PlainTextResponse("temporarily unavailable", status_code=503)

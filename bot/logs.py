@@ -17,7 +17,10 @@ from typing import Any
 QUIET = ("httpx", "httpcore", "twilio", "telegram", "aiohttp", "uvicorn.access", "hpack")
 # Record attributes that are not ``extra`` fields (uvicorn adds a coloured copy of its message).
 STANDARD = set(vars(logging.makeLogRecord({}))) | {
-    "message", "asctime", "taskName", "color_message"
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
 }
 
 

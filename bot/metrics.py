@@ -18,39 +18,59 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.received = Counter(
-            "rahnuma_messages_received_total", "Messages received, by channel.",
-            ["channel"], registry=self.registry,
+            "rahnuma_messages_received_total",
+            "Messages received, by channel.",
+            ["channel"],
+            registry=self.registry,
         )
         self.handled = Counter(
-            "rahnuma_messages_handled_total", "Messages answered, by channel and language.",
-            ["channel", "language"], registry=self.registry,
+            "rahnuma_messages_handled_total",
+            "Messages answered, by channel and language.",
+            ["channel", "language"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "rahnuma_answer_seconds", "Time from taking a message off the inbox to its answer.",
-            ["channel"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "rahnuma_answer_seconds",
+            "Time from taking a message off the inbox to its answer.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.errors = Counter(
-            "rahnuma_errors_total", "Errors, by kind.", ["kind"], registry=self.registry,
+            "rahnuma_errors_total",
+            "Errors, by kind.",
+            ["kind"],
+            registry=self.registry,
         )
         self.rejected = Counter(
-            "rahnuma_webhooks_rejected_total", "Webhook calls refused (forged, malformed).",
-            ["channel", "reason"], registry=self.registry,
+            "rahnuma_webhooks_rejected_total",
+            "Webhook calls refused (forged, malformed).",
+            ["channel", "reason"],
+            registry=self.registry,
         )
         self.duplicates = Counter(
-            "rahnuma_duplicates_total", "Redelivered messages dropped.", ["channel"],
+            "rahnuma_duplicates_total",
+            "Redelivered messages dropped.",
+            ["channel"],
             registry=self.registry,
         )
         self.rate_limited = Counter(
-            "rahnuma_rate_limited_total", "Messages over the per-user rate limit.", ["channel"],
+            "rahnuma_rate_limited_total",
+            "Messages over the per-user rate limit.",
+            ["channel"],
             registry=self.registry,
         )
         self.sms_segments = Counter(
-            "rahnuma_sms_segments_sent_total", "Billed SMS segments sent, by encoding.",
-            ["encoding"], registry=self.registry,
+            "rahnuma_sms_segments_sent_total",
+            "Billed SMS segments sent, by encoding.",
+            ["encoding"],
+            registry=self.registry,
         )
         self.outbox = Counter(
-            "rahnuma_outbox_total", "Outbox deliveries, by channel and result.",
-            ["channel", "result"], registry=self.registry,
+            "rahnuma_outbox_total",
+            "Outbox deliveries, by channel and result.",
+            ["channel", "result"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -94,9 +94,7 @@ class RasaClient:
         self._timeout = timeout
         self._client = client
 
-    async def send(
-        self, sender: str, message: str, metadata: Mapping[str, Any]
-    ) -> List[Reply]:
+    async def send(self, sender: str, message: str, metadata: Mapping[str, Any]) -> List[Reply]:
         """The replies to ``message``; raises RasaUnavailableError when Rasa cannot answer."""
         body = {"sender": sender, "message": message, "metadata": dict(metadata)}
         try:

@@ -122,9 +122,9 @@ class Settings:
             rasa_timeout=_number(config, "RASA_TIMEOUT_SECONDS", float, 30.0),
             telegram_bot_token=_secret(config, "TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=_secret(config, "TELEGRAM_WEBHOOK_SECRET"),
-            telegram_api_url=config(
-                "TELEGRAM_API_URL", default="https://api.telegram.org"
-            ).rstrip("/"),
+            telegram_api_url=config("TELEGRAM_API_URL", default="https://api.telegram.org").rstrip(
+                "/"
+            ),
             twilio_account_sid=_optional(config, "TWILIO_ACCOUNT_SID"),
             twilio_auth_token=_secret(config, "TWILIO_AUTH_TOKEN"),
             twilio_from_number=_optional(config, "TWILIO_FROM_NUMBER"),
@@ -203,7 +203,6 @@ class Settings:
         for name, (value, low, high) in ranges.items():
             if not (math.isfinite(value) and low <= value <= high):
                 raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
-
 
     def _check_hotline(self) -> None:
         if self.hotline_telegram_chat_id is not None:

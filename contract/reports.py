@@ -195,16 +195,28 @@ class ReportStore:
         for _ in range(5):
             reference = new_reference()
             entry = await self._submit(
-                keys=[self.keys.case(reference), self.keys.reporter(report.reporter),
-                      self.keys.cases_open, stream],
-                args=[reference, int(report.urgent), report.language,
-                      report.channel.value if report.channel else "",
-                      report.reporter, int(report.may_contact), sealed, time.time()],
+                keys=[
+                    self.keys.case(reference),
+                    self.keys.reporter(report.reporter),
+                    self.keys.cases_open,
+                    stream,
+                ],
+                args=[
+                    reference,
+                    int(report.urgent),
+                    report.language,
+                    report.channel.value if report.channel else "",
+                    report.reporter,
+                    int(report.may_contact),
+                    sealed,
+                    time.time(),
+                ],
             )
             if entry:
                 await self._wait_for_replicas()
-                logger.info("report stored", extra={"reference": reference,
-                                                    "urgent": report.urgent})
+                logger.info(
+                    "report stored", extra={"reference": reference, "urgent": report.urgent}
+                )
                 return reference
         raise ReportStoreError("no free reference after 5 tries")
 
@@ -245,7 +257,7 @@ class ReportStore:
             claimed_via=_text(fields, "claimed_via"),
             resolved_at=float(fields["resolved_at"]) if "resolved_at" in fields else None,
             delivered=frozenset(
-                name[len("delivered:"):] for name in fields if name.startswith("delivered:")
+                name[len("delivered:") :] for name in fields if name.startswith("delivered:")
             ),
         )
 
@@ -284,7 +296,7 @@ class ReportStore:
     # -- staff actions ------------------------------------------------------------
 
     async def claim(self, reference: str, staff: str, via: str) -> ClaimOutcome:
-        """"claimed", "yours" (already), "taken" (by someone else), "resolved" or "unknown"."""
+        """ "claimed", "yours" (already), "taken" (by someone else), "resolved" or "unknown"."""
         case = await self.case(reference)
         if case is None:
             return "unknown"
@@ -309,14 +321,19 @@ class ReportStore:
         return bool(done)
 
     async def resolve(self, reference: str, staff: str, note: str = "") -> ResolveOutcome:
-        """"done", "taken" (claimed by someone else), "resolved" (already) or "unknown"."""
+        """ "done", "taken" (claimed by someone else), "resolved" (already) or "unknown"."""
         case = await self.case(reference)
         if case is None:
             return "unknown"
         sealed = self._sealer.seal(note) if note else b""
         outcome = await self._resolve(
-            keys=[self.keys.case(reference), self.keys.handoff(case.reporter), self.keys.audit,
-                  self.keys.cases_open, self.keys.cases_resolved],
+            keys=[
+                self.keys.case(reference),
+                self.keys.handoff(case.reporter),
+                self.keys.audit,
+                self.keys.cases_open,
+                self.keys.cases_resolved,
+            ],
             args=[staff, time.time(), reference, sealed],
         )
         return decoded(outcome)  # type: ignore[return-value]  # the script's words
@@ -346,14 +363,16 @@ class ReportStore:
 
     # -- housekeeping -------------------------------------------------------------
 
-    async def purge(self, retention_days: int = RETENTION_DAYS,
-                    audit_days: int = AUDIT_RETENTION_DAYS, now: Optional[float] = None) -> int:
+    async def purge(
+        self,
+        retention_days: int = RETENTION_DAYS,
+        audit_days: int = AUDIT_RETENTION_DAYS,
+        now: Optional[float] = None,
+    ) -> int:
         """Deletes cases resolved more than ``retention_days`` ago; returns how many."""
         now = time.time() if now is None else now
         resolved = self.keys.cases_resolved
-        old: Any = await self.redis.zrangebyscore(
-            resolved, "-inf", now - retention_days * 86400
-        )
+        old: Any = await self.redis.zrangebyscore(resolved, "-inf", now - retention_days * 86400)
         for raw in old:
             reference = raw.decode()
             reporter: Any = await self.redis.hget(self.keys.case(reference), "reporter")
@@ -378,7 +397,8 @@ class ReportStore:
             fields: Any = await self.redis.hgetall(key)
             updates = {
                 name.decode(): self._sealer.rotate(value)
-                for name, value in fields.items() if name in (b"body", b"note") and value
+                for name, value in fields.items()
+                if name in (b"body", b"note") and value
             }
             if updates:
                 stored: Any = self.redis.hset(key, mapping=updates)

@@ -39,8 +39,10 @@ from contract.segments import count
 
 LOCAL_ENV = Path("var/local.env")
 HOLDING = frozenset(text("holding", language) for language in LANGUAGES)
-HELP = ("Type a message. :sms / :telegram / :staff switch role, a number presses a button, "
-        "an empty line looks for new messages, :quit leaves.")
+HELP = (
+    "Type a message. :sms / :telegram / :staff switch role, a number presses a button, "
+    "an empty line looks for new messages, :quit leaves."
+)
 
 
 def read_env(path: Path) -> Dict[str, str]:
@@ -80,8 +82,9 @@ class Phone:
 
         ``patience``: how long to wait for a first message (default: ``wait``).
         """
-        self._post_update(text, self.chat_id, {"id": self.chat_id, "type": "private"},
-                          self._buttons)
+        self._post_update(
+            text, self.chat_id, {"id": self.chat_id, "type": "private"}, self._buttons
+        )
         messages = self._collect(self._telegram_sent, "_seen_telegram", patience=patience)
         self._buttons = _buttons_of(messages) or self._buttons
         return messages
@@ -110,23 +113,38 @@ class Phone:
         self._staff_buttons = _buttons_of(messages) or self._staff_buttons
         return messages
 
-    def _post_update(self, text: str, sender_id: int, chat: Dict[str, Any],
-                     buttons: List[Dict[str, Any]]) -> None:
+    def _post_update(
+        self, text: str, sender_id: int, chat: Dict[str, Any], buttons: List[Dict[str, Any]]
+    ) -> None:
         update_id = next(self._update_ids)
         name = "You" if sender_id == self.chat_id else "Hotline worker"
         sender = {"id": sender_id, "is_bot": False, "first_name": name}
         if text.strip().isdigit() and buttons and 1 <= int(text) <= len(buttons):
             button = buttons[int(text) - 1]
-            update: Dict[str, Any] = {"update_id": update_id, "callback_query": {
-                "id": str(update_id), "chat_instance": "local", "from": sender,
-                "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
-                "data": button["callback_data"]}}
+            update: Dict[str, Any] = {
+                "update_id": update_id,
+                "callback_query": {
+                    "id": str(update_id),
+                    "chat_instance": "local",
+                    "from": sender,
+                    "message": {"message_id": 1, "date": int(time.time()), "chat": chat},
+                    "data": button["callback_data"],
+                },
+            }
         else:
-            update = {"update_id": update_id, "message": {
-                "message_id": update_id, "date": int(time.time()), "chat": chat,
-                "from": sender, "text": text}}
+            update = {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id,
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": sender,
+                    "text": text,
+                },
+            }
         response = self.http.post(
-            f"{self.gateway}/telegram/webhook", json=update,
+            f"{self.gateway}/telegram/webhook",
+            json=update,
             headers={"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]},
         )
         response.raise_for_status()
@@ -148,16 +166,22 @@ class Phone:
     def sms(self, text: str) -> List[str]:
         """Sends an SMS; returns the bodies that reach the phone (TwiML, then REST)."""
         params = {
-            "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": self.env["TWILIO_ACCOUNT_SID"],
-            "From": self.number, "To": self.env["TWILIO_FROM_NUMBER"], "Body": text,
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": self.env["TWILIO_ACCOUNT_SID"],
+            "From": self.number,
+            "To": self.env["TWILIO_FROM_NUMBER"],
+            "Body": text,
             "NumMedia": "0",
         }
         validator = RequestValidator(self.env["TWILIO_AUTH_TOKEN"])
         signature = validator.compute_signature(f"{self.public}/sms/twilio", params)
         response = self.http.post(
-            f"{self.gateway}/sms/twilio", content=urlencode(params),
-            headers={"X-Twilio-Signature": signature,
-                     "Content-Type": "application/x-www-form-urlencoded"},
+            f"{self.gateway}/sms/twilio",
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         response.raise_for_status()
         answer = ET.fromstring(response.text)  # noqa: S314 (TwiML from our own gateway)
@@ -175,8 +199,9 @@ class Phone:
 
     # -- waiting --------------------------------------------------------------
 
-    def _collect(self, fetch: Any, seen_attr: str, patience: Optional[float] = None,
-                 quiet: float = 0.8) -> List[Dict[str, Any]]:
+    def _collect(
+        self, fetch: Any, seen_attr: str, patience: Optional[float] = None, quiet: float = 0.8
+    ) -> List[Dict[str, Any]]:
         """New messages: waits for the first (up to ``patience``), then until quiet."""
         deadline = time.monotonic() + (patience if patience is not None else self.wait)
         seen = getattr(self, seen_attr)
@@ -225,8 +250,10 @@ def show_sms(bodies: List[str]) -> str:
         counted = count(body)
         lines.append("sms › " + body.replace("\n", "\n      "))
         plural = "s" if counted.segments != 1 else ""
-        lines.append(f"      ({counted.segments} segment{plural}, {counted.encoding}, "
-                     f"{len(body)} characters)")
+        lines.append(
+            f"      ({counted.segments} segment{plural}, {counted.encoding}, "
+            f"{len(body)} characters)"
+        )
     return "\n".join(lines) if lines else "(no SMS sent back)"
 
 
@@ -243,8 +270,11 @@ def run(phone: Phone, channel: str, interactive: bool) -> int:
                 print("(no hotline staff chat is configured in this stack)")
                 continue
             channel = said[1:]
-            print("(now a hotline worker in the staff chat)" if channel == "staff"
-                  else f"(now a {channel} user)")
+            print(
+                "(now a hotline worker in the staff chat)"
+                if channel == "staff"
+                else f"(now a {channel} user)"
+            )
             if channel == "staff":
                 print(show_telegram(phone.staff("")))
             continue
@@ -255,8 +285,11 @@ def run(phone: Phone, channel: str, interactive: bool) -> int:
             print(f"you ({channel}) › {said}")
         try:
             if not said.strip() and channel != "staff":  # only look for what arrived meanwhile
-                print(show_sms(phone.sms_inbox(2)) if channel == "sms"
-                      else show_telegram(phone.inbox(2)))
+                print(
+                    show_sms(phone.sms_inbox(2))
+                    if channel == "sms"
+                    else show_telegram(phone.inbox(2))
+                )
             elif channel == "sms":
                 print(show_sms(phone.sms(said)))
             elif channel == "staff":
@@ -285,8 +318,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--env", type=Path, default=LOCAL_ENV)
     args = parser.parse_args(argv)
     if not args.env.exists():
-        print("chat needs the stack that `make serve` starts with local peers (no real "
-              f"Telegram/Twilio credentials); {args.env} is missing", file=sys.stderr)
+        print(
+            "chat needs the stack that `make serve` starts with local peers (no real "
+            f"Telegram/Twilio credentials); {args.env} is missing",
+            file=sys.stderr,
+        )
         return 2
     env = read_env(args.env)
     phone = Phone(env, args.gateway or env["GATEWAY_URL"])

@@ -78,6 +78,7 @@ class PeerState:
         self, sent: Callable[[], List[Dict[str, Any]]], count: int, timeout: float
     ) -> List[Dict[str, Any]]:
         """Waits until ``sent()`` holds ``count`` messages and returns them."""
+
         async def enough() -> List[Dict[str, Any]]:
             while len(messages := sent()) < count:
                 await asyncio.sleep(0.02)
@@ -120,9 +121,17 @@ def create_peers(state: PeerState) -> Starlette:
         return await handler(params)
 
     async def get_me(params: Dict[str, Any]) -> Response:
-        return _ok({"id": 4242, "is_bot": True, "first_name": "Rahnuma", "username": "rahnuma_bot",
-                    "can_join_groups": False, "can_read_all_group_messages": False,
-                    "supports_inline_queries": False})
+        return _ok(
+            {
+                "id": 4242,
+                "is_bot": True,
+                "first_name": "Rahnuma",
+                "username": "rahnuma_bot",
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        )
 
     async def set_webhook(params: Dict[str, Any]) -> Response:
         state.webhook = dict(params)
@@ -133,8 +142,13 @@ def create_peers(state: PeerState) -> Starlette:
         return _ok(True)
 
     async def get_webhook_info(params: Dict[str, Any]) -> Response:
-        return _ok({"url": state.webhook.get("url", ""), "has_custom_certificate": False,
-                    "pending_update_count": len(state.updates)})
+        return _ok(
+            {
+                "url": state.webhook.get("url", ""),
+                "has_custom_certificate": False,
+                "pending_update_count": len(state.updates),
+            }
+        )
 
     async def get_updates(params: Dict[str, Any]) -> Response:
         offset = int(params.get("offset") or 0)
@@ -165,8 +179,10 @@ def create_peers(state: PeerState) -> Starlette:
         message = {
             "message_id": state.next_id(),
             "date": int(time.time()),
-            "chat": {"id": int(params["chat_id"]),
-                     "type": "supergroup" if int(params["chat_id"]) < 0 else "private"},
+            "chat": {
+                "id": int(params["chat_id"]),
+                "type": "supergroup" if int(params["chat_id"]) < 0 else "private",
+            },
             "text": text,
         }
         if markup:
@@ -194,30 +210,50 @@ def create_peers(state: PeerState) -> Starlette:
     }
 
     async def twilio_messages(request: Request) -> Response:
-        expected = "Basic " + base64.b64encode(
-            f"{state.twilio_sid}:{state.twilio_token}".encode()
-        ).decode()
+        expected = (
+            "Basic "
+            + base64.b64encode(f"{state.twilio_sid}:{state.twilio_token}".encode()).decode()
+        )
         if request.path_params["sid"] != state.twilio_sid or (
             request.headers.get("authorization") != expected
         ):
-            return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401},
-                                status_code=401)
+            return JSONResponse(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status_code=401
+            )
         if state.fail_twilio:
             status = state.fail_twilio.pop(0)
-            return JSONResponse({"code": 20500, "message": "Internal error", "status": status},
-                                status_code=status)
+            return JSONResponse(
+                {"code": 20500, "message": "Internal error", "status": status}, status_code=status
+            )
         form = await request.form()
         to, body = str(form.get("To", "")), str(form.get("Body", ""))
         if to in state.unsubscribed:
-            return JSONResponse({"code": 21610, "message": "Attempt to send to unsubscribed "
-                                 "recipient", "status": 400}, status_code=400)
+            return JSONResponse(
+                {
+                    "code": 21610,
+                    "message": "Attempt to send to unsubscribed recipient",
+                    "status": 400,
+                },
+                status_code=400,
+            )
         if len(body) > MAX_SMS:
-            return JSONResponse({"code": 21617, "message": "The concatenated message body "
-                                 "exceeds the 1600 character limit", "status": 400},
-                                status_code=400)
+            return JSONResponse(
+                {
+                    "code": 21617,
+                    "message": "The concatenated message body exceeds the 1600 character limit",
+                    "status": 400,
+                },
+                status_code=400,
+            )
         sid = f"SM{state.next_id():032x}"
-        sent = {"sid": sid, "to": to, "from": str(form.get("From", "")), "body": body,
-                "status": "queued", "account_sid": state.twilio_sid}
+        sent = {
+            "sid": sid,
+            "to": to,
+            "from": str(form.get("From", "")),
+            "body": body,
+            "status": "queued",
+            "account_sid": state.twilio_sid,
+        }
         state.twilio_sent.append(sent)
         return JSONResponse(sent, status_code=201)
 

@@ -45,7 +45,10 @@ def free_port() -> int:
 
 
 def argv(
-    port: int, directory: Optional[Path] = None, *, password: Optional[str] = None,
+    port: int,
+    directory: Optional[Path] = None,
+    *,
+    password: Optional[str] = None,
     append_only: bool = False,
 ) -> List[str]:
     """The redis-server command line: local only; AOF fsynced on every write when asked."""
@@ -73,7 +76,10 @@ class RedisServer:
     """One redis-server of our own, in its own directory, started and stopped by us."""
 
     def __init__(
-        self, directory: Optional[Path] = None, *, password: Optional[str] = None,
+        self,
+        directory: Optional[Path] = None,
+        *,
+        password: Optional[str] = None,
         append_only: bool = False,
     ) -> None:
         if shutil.which("redis-server") is None:
@@ -99,9 +105,9 @@ class RedisServer:
             self._log.close()
         self._log = self.log.open("ab")
         self.process = subprocess.Popen(
-            argv(self.port, self.directory, password=self.password,
-                 append_only=self.append_only),
-            stdout=self._log, stderr=subprocess.STDOUT,
+            argv(self.port, self.directory, password=self.password, append_only=self.append_only),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -135,7 +141,9 @@ class RedisServer:
         return self.start()
 
     def __exit__(
-        self, kind: Optional[type[BaseException]], error: Optional[BaseException],
+        self,
+        kind: Optional[type[BaseException]],
+        error: Optional[BaseException],
         trace: Optional[TracebackType],
     ) -> None:
         self.stop()
@@ -147,8 +155,10 @@ def run_with_redis(command: Sequence[str]) -> int:
     if answers(url):
         return subprocess.call(list(command), env={**os.environ, "RAHNUMA_TEST_REDIS_URL": url})
     with RedisServer() as server:
-        print(f"==> No Redis at {url}: started one on 127.0.0.1:{server.port} for this run",
-              file=sys.stderr)
+        print(
+            f"==> No Redis at {url}: started one on 127.0.0.1:{server.port} for this run",
+            file=sys.stderr,
+        )
         env = {**os.environ, "RAHNUMA_TEST_REDIS_URL": server.url}
         return subprocess.call(list(command), env=env)
 

@@ -67,12 +67,21 @@ class Stack:
 
     def start(self, child: Child) -> None:
         """Starts ``child`` with its output prefixed into the sink."""
-        env = {**os.environ, **child.env, "PYTHONUNBUFFERED": "1",
-               # Rasa 3.6's pinned dependencies warn on every start; they are not ours to fix.
-               "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning"}
+        env = {
+            **os.environ,
+            **child.env,
+            "PYTHONUNBUFFERED": "1",
+            # Rasa 3.6's pinned dependencies warn on every start; they are not ours to fix.
+            "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",
+        }
         child.process = subprocess.Popen(
-            child.argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            child.argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.children.append(child)
         threading.Thread(target=self._pump, args=(child,), daemon=True).start()
@@ -128,8 +137,10 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
     if not redis_server.answers(redis_url):
         redis_port = redis_server.free_port()
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        stack.say(f"no Redis answers at {env.get('REDIS_URL', 'the default URL')}: "
-                  f"starting one on port {redis_port} (nothing kept on disk)")
+        stack.say(
+            f"no Redis answers at {env.get('REDIS_URL', 'the default URL')}: "
+            f"starting one on port {redis_port} (nothing kept on disk)"
+        )
         children.append(Child("redis", redis_server.argv(redis_port)))
     gateway_env["REDIS_URL"] = redis_url
     local = not env.get("TELEGRAM_BOT_TOKEN") and not env.get("TWILIO_ACCOUNT_SID")
@@ -150,13 +161,20 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
             "RELAY_METRICS_PORT": str(redis_server.free_port()),
         }
         gateway_env.update(credentials)
-        children.append(Child("peers", [str(BOT_VENV / "bin/python"), "-m", "dev.fakes",
-                                        "--port", str(peers_port)], credentials))
+        children.append(
+            Child(
+                "peers",
+                [str(BOT_VENV / "bin/python"), "-m", "dev.fakes", "--port", str(peers_port)],
+                credentials,
+            )
+        )
         local_env = ROOT / chat.LOCAL_ENV
         local_env.parent.mkdir(exist_ok=True)
         local_env.write_text(
-            "".join(f"{k}={v}\n" for k, v in {**credentials,
-                                              "GATEWAY_URL": f"http://127.0.0.1:{port}"}.items()),
+            "".join(
+                f"{k}={v}\n"
+                for k, v in {**credentials, "GATEWAY_URL": f"http://127.0.0.1:{port}"}.items()
+            ),
             encoding="utf-8",
         )
         local_env.chmod(0o600)
@@ -167,19 +185,39 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
         "RAHNUMA_DATA_KEY": env.get("RAHNUMA_DATA_KEY", ""),
     }
     children += [
-        Child("actions", [str(RASA_VENV / "bin/python"), "-m", "actions.server",
-                          "--port", str(action_port)], reports),
-        Child("rasa", [str(RASA_VENV / "bin/rasa"), "run", "--model", MODEL, "--endpoints",
-                       env.get("RASA_ENDPOINTS", "endpoints.yml"), "--credentials",
-                       "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port)]),
+        Child(
+            "actions",
+            [str(RASA_VENV / "bin/python"), "-m", "actions.server", "--port", str(action_port)],
+            reports,
+        ),
+        Child(
+            "rasa",
+            [
+                str(RASA_VENV / "bin/rasa"),
+                "run",
+                "--model",
+                MODEL,
+                "--endpoints",
+                env.get("RASA_ENDPOINTS", "endpoints.yml"),
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+            ],
+        ),
         Child("gateway", [str(BOT_VENV / "bin/python"), "-m", "bot"], gateway_env),
     ]
     if local or any(env.get(name) for name in HOTLINE_DESTINATIONS):
-        children.append(Child("relay", [str(BOT_VENV / "bin/python"), "-m", "bot.hotline"],
-                              gateway_env))
+        children.append(
+            Child("relay", [str(BOT_VENV / "bin/python"), "-m", "bot.hotline"], gateway_env)
+        )
     else:
-        stack.say("no hotline destination configured (HOTLINE_TELEGRAM_CHAT_ID, "
-                  "HOTLINE_SMS_NUMBERS, HOTLINE_WEBHOOK_URL): reports are stored, not relayed")
+        stack.say(
+            "no hotline destination configured (HOTLINE_TELEGRAM_CHAT_ID, "
+            "HOTLINE_SMS_NUMBERS, HOTLINE_WEBHOOK_URL): reports are stored, not relayed"
+        )
     return children, local
 
 
@@ -205,8 +243,9 @@ def wait_ready(stack: Stack, url: str) -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs the stack until Ctrl-C; with --chat, opens the chat once it is ready."""
     parser = argparse.ArgumentParser(description="Run the whole Rahnuma stack in the foreground.")
-    parser.add_argument("--chat", action="store_true",
-                        help="open the chat when ready (logs go to --log)")
+    parser.add_argument(
+        "--chat", action="store_true", help="open the chat when ready (logs go to --log)"
+    )
     parser.add_argument("--log", type=Path, default=Path("var/log/stack.log"))
     args = parser.parse_args(argv)
     env = {**dotenv(ROOT / ".env"), **os.environ}
@@ -226,13 +265,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         for child in children:
             stack.start(child)
         if args.chat:
-            print(f"==> Starting Rasa, the action server and the gateway (log: {args.log}); "
-                  "loading the model takes about a minute")
+            print(
+                f"==> Starting Rasa, the action server and the gateway (log: {args.log}); "
+                "loading the model takes about a minute"
+            )
         if not wait_ready(stack, url):
             failed = stack.dead()
             name = failed.name if failed else "the stack"
-            print(f"error: {name} did not start; see the log above"
-                  + (f" ({args.log})" if args.chat else ""), file=sys.stderr)
+            print(
+                f"error: {name} did not start; see the log above"
+                + (f" ({args.log})" if args.chat else ""),
+                file=sys.stderr,
+            )
             return 1
         sms = "via local peers" if local else "live" if env.get("TWILIO_ACCOUNT_SID") else "off"
         bot = "via local peers" if local else "live" if env.get("TELEGRAM_BOT_TOKEN") else "off"

@@ -48,8 +48,23 @@ from contract.menus import numbered_menu
 from contract.segments import count
 
 STOP_WORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
-     "بند", "band", "roko", "band karo", "بند کرو", "بند کریں", "رکو"}
+    {
+        "stop",
+        "stopall",
+        "unsubscribe",
+        "cancel",
+        "end",
+        "quit",
+        "revoke",
+        "optout",
+        "بند",
+        "band",
+        "roko",
+        "band karo",
+        "بند کرو",
+        "بند کریں",
+        "رکو",
+    }
 )
 START_WORDS = frozenset({"start", "unstop", "yes", "شروع", "shuru", "shuru karo", "شروع کرو"})
 HELP_WORDS = frozenset({"help", "info", "مدد", "madad"})
@@ -69,7 +84,8 @@ _SPACES = re.compile(r"\s+")
 def keyword(text: str) -> str:
     """The message reduced to a keyword: lower case, no marks, punctuation or extra spaces."""
     cleaned = "".join(
-        c for c in unicodedata.normalize("NFKC", text)
+        c
+        for c in unicodedata.normalize("NFKC", text)
         if unicodedata.category(c) not in ("Cf", "Cc")
     )
     return " ".join(_PUNCTUATION.sub(" ", cleaned).split()).casefold()

@@ -181,9 +181,7 @@ def use_timedelta_durations() -> None:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 
-def build_application(
-    token: str, api_url: str, polling: bool
-) -> Application:  # type: ignore[type-arg]
+def build_application(token: str, api_url: str, polling: bool) -> Application:  # type: ignore[type-arg]
     """The ptb Application: webhook mode has no updater; 429s are retried, not dropped."""
     use_timedelta_durations()
     builder = (
@@ -284,8 +282,21 @@ def _media_kind(update: Update) -> Optional[str]:
     message = update.effective_message
     if message is None or message.text is not None:
         return None
-    for kind in ("voice", "audio", "video_note", "video", "photo", "sticker", "animation",
-                 "document", "location", "venue", "contact", "poll", "dice"):
+    for kind in (
+        "voice",
+        "audio",
+        "video_note",
+        "video",
+        "photo",
+        "sticker",
+        "animation",
+        "document",
+        "location",
+        "venue",
+        "contact",
+        "poll",
+        "dice",
+    ):
         if getattr(message, kind, None):
             return kind
     return "other"

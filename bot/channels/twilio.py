@@ -36,7 +36,7 @@ class RebasedTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
-            url = self._base + url[len(TWILIO_API):]
+            url = self._base + url[len(TWILIO_API) :]
         return await super().request(method, url, *args, **kwargs)
 
 

@@ -104,6 +104,8 @@ if left == 0 and ARGV[3] == '0' then
 end
 return left
 """
+
+
 class Handoff(Protocol):
     """The hotline's say before the assistant's (``bot/hotline/staff.py``)."""
 
@@ -186,21 +188,28 @@ class Conversations:
         }
         sealed = self._sealer.seal(json.dumps(item, ensure_ascii=False))
         keys = self._keys
-        outcome = int(await self._accept(
-            keys=[
-                keys.seen(inbound.channel, inbound.message_id),
-                keys.inbox(pseudonym),
-                keys.due,
-                keys.rate(pseudonym, int(now // RATE_WINDOW)),
-                keys.address(pseudonym),
-                keys.waiting(inbound.message_id),
-            ],
-            args=[
-                SEEN_TTL, sealed, now + SAFETY_NET_SECONDS, pseudonym, self._rate_limit,
-                self._addresses.seal(inbound.address), self._addresses.ttl,
-                waiting_seconds(wait),
-            ],
-        ))
+        outcome = int(
+            await self._accept(
+                keys=[
+                    keys.seen(inbound.channel, inbound.message_id),
+                    keys.inbox(pseudonym),
+                    keys.due,
+                    keys.rate(pseudonym, int(now // RATE_WINDOW)),
+                    keys.address(pseudonym),
+                    keys.waiting(inbound.message_id),
+                ],
+                args=[
+                    SEEN_TTL,
+                    sealed,
+                    now + SAFETY_NET_SECONDS,
+                    pseudonym,
+                    self._rate_limit,
+                    self._addresses.seal(inbound.address),
+                    self._addresses.ttl,
+                    waiting_seconds(wait),
+                ],
+            )
+        )
         if outcome < 0:
             self._metrics.rate_limited.labels(inbound.channel.value).inc()
             first = -outcome == self._rate_limit + 1
@@ -264,10 +273,12 @@ class Conversations:
                         break
                     head = await self._advance(keys=[inbox, lock], args=[token, self._lock_ttl_ms])
             finally:
-                left = int(await self._finish(
-                    keys=[inbox, lock, self._keys.due, self._keys.retries(pseudonym)],
-                    args=[token, pseudonym, int(blocked)],
-                ))
+                left = int(
+                    await self._finish(
+                        keys=[inbox, lock, self._keys.due, self._keys.retries(pseudonym)],
+                        args=[token, pseudonym, int(blocked)],
+                    )
+                )
             if blocked or not left:
                 return
 
@@ -293,11 +304,13 @@ class Conversations:
         )
         erase = False
         try:
-            held = None if channel.is_control(inbound) else await self._handoff.intercept(
-                pseudonym, inbound
+            held = (
+                None
+                if channel.is_control(inbound)
+                else await self._handoff.intercept(pseudonym, inbound)
             )
-            step: Step = Answer(tuple(held)) if held is not None else channel.interpret(
-                inbound, user
+            step: Step = (
+                Answer(tuple(held)) if held is not None else channel.interpret(inbound, user)
             )
             if isinstance(step, ToRasa):
                 metadata = {
@@ -343,9 +356,13 @@ class Conversations:
         self._metrics.latency.labels(channel.name.value).observe(elapsed)
         logger.info(
             "answered",
-            extra={"pseudonym": pseudonym, "channel": channel.name.value,
-                   "language": user.language, "messages": len(messages),
-                   "seconds": round(elapsed, 3)},
+            extra={
+                "pseudonym": pseudonym,
+                "channel": channel.name.value,
+                "language": user.language,
+                "messages": len(messages),
+                "seconds": round(elapsed, 3),
+            },
         )
         return True
 
@@ -374,7 +391,10 @@ class Conversations:
     # -- delivery -----------------------------------------------------------
 
     async def _deliver(
-        self, pseudonym: str, channel: ChannelDoor, message_id: str,
+        self,
+        pseudonym: str,
+        channel: ChannelDoor,
+        message_id: str,
         messages: Sequence[Outgoing],
     ) -> None:
         if channel.answers_in_webhook:

@@ -153,4 +153,3 @@ class Outbox:
         else:
             self._metrics.outbox.labels(channel, "retry").inc()
             logger.warning("outbox: delivery failed (%s); will retry", error)
-

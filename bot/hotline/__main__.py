@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 STARTUP_TRIES = 30
 
 
-
 async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
     """The relay for ``settings``, its clients closed by ``stack``."""
     redis = Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5)
@@ -70,19 +69,24 @@ async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
     if settings.hotline_sms_numbers:
         assert settings.twilio_account_sid and settings.twilio_from_number
         twilio = TwilioSender(
-            settings.twilio_account_sid, str(settings.twilio_auth_token),
-            settings.twilio_from_number, settings.twilio_api_url, Metrics(),
+            settings.twilio_account_sid,
+            str(settings.twilio_auth_token),
+            settings.twilio_from_number,
+            settings.twilio_api_url,
+            Metrics(),
         )
         stack.push_async_callback(twilio.close)
         destinations += [OnCallSms(twilio, number) for number in settings.hotline_sms_numbers]
     if settings.hotline_webhook_url is not None:
         http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         stack.push_async_callback(http.aclose)
-        destinations.append(CaseWebhook(
-            http, settings.hotline_webhook_url, str(settings.hotline_webhook_secret)
-        ))
+        destinations.append(
+            CaseWebhook(http, settings.hotline_webhook_url, str(settings.hotline_webhook_secret))
+        )
     return Relay(
-        store, destinations, RelayMetrics(),
+        store,
+        destinations,
+        RelayMetrics(),
         max_attempts=settings.relay_max_attempts,
         retry_seconds=settings.relay_retry_seconds,
         claim_idle_seconds=settings.relay_claim_idle_seconds,
@@ -94,12 +98,15 @@ async def run(settings: Settings) -> None:
     async with contextlib.AsyncExitStack() as stack:
         relay = await build(settings, stack)
         if settings.relay_metrics_port:
-            start_http_server(settings.relay_metrics_port, "127.0.0.1",
-                              registry=relay.metrics.registry)
+            start_http_server(
+                settings.relay_metrics_port, "127.0.0.1", registry=relay.metrics.registry
+            )
         await relay.ensure_groups()
         logger.info("relay ready", extra={"destinations": ",".join(relay.destination_kinds)})
-        workers = [asyncio.create_task(relay.work()),
-                   asyncio.create_task(relay.purge(settings.report_retention_days))]
+        workers = [
+            asyncio.create_task(relay.work()),
+            asyncio.create_task(relay.purge(settings.report_retention_days)),
+        ]
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -113,8 +120,11 @@ async def run(settings: Settings) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Starts the relay; a bad setting or no destination ends it with one line."""
     parser = argparse.ArgumentParser(description="Deliver trafficking reports to hotline staff.")
-    parser.add_argument("--rotate-keys", action="store_true",
-                        help="re-encrypt stored cases with the first RAHNUMA_DATA_KEY, then exit")
+    parser.add_argument(
+        "--rotate-keys",
+        action="store_true",
+        help="re-encrypt stored cases with the first RAHNUMA_DATA_KEY, then exit",
+    )
     args = parser.parse_args(argv)
     settings = load_or_explain("rahnuma relay")
     if settings is None:
@@ -123,8 +133,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.rotate_keys:
         return asyncio.run(_rotate(settings))
     if not settings.hotline_enabled:
-        print("rahnuma relay: no destination configured; set HOTLINE_TELEGRAM_CHAT_ID, "
-              "HOTLINE_SMS_NUMBERS or HOTLINE_WEBHOOK_URL", file=sys.stderr)
+        print(
+            "rahnuma relay: no destination configured; set HOTLINE_TELEGRAM_CHAT_ID, "
+            "HOTLINE_SMS_NUMBERS or HOTLINE_WEBHOOK_URL",
+            file=sys.stderr,
+        )
         return 2
     asyncio.run(run(settings))
     return 0

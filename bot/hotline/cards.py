@@ -21,14 +21,13 @@ from contract.segments import count
 SMS_CARD_SEGMENTS = 2
 
 
-
 def staff_card(case: Case) -> str:
     """The report as the staff chat shows it: what staff need to act, nothing more.
 
     A description too long for one Telegram message is shortened, never the
     lines after it: where, and whether the reporter may be contacted.
     """
-    head = ("🔴 URGENT: someone is in danger now" if case.urgent else "🟡 New report")
+    head = "🔴 URGENT: someone is in danger now" if case.urgent else "🟡 New report"
     channel = case.channel.display if case.channel is not None else "an unknown channel"
     if case.may_contact:
         contact = (
@@ -40,16 +39,18 @@ def staff_card(case: Case) -> str:
         contact = "The reporter did NOT agree to be contacted. Do not try to reach them."
 
     def card(description: str) -> str:
-        return "\n".join([
-            head,
-            f"Report {case.reference} · {when(case.created)}",
-            f"Language: {language_name(case.language)} · came by {channel}",
-            "",
-            f"What happened: {description}",
-            f"Where: {case.location or '(not given)'}",
-            "",
-            f"Contact: {contact}",
-        ])
+        return "\n".join(
+            [
+                head,
+                f"Report {case.reference} · {when(case.created)}",
+                f"Language: {language_name(case.language)} · came by {channel}",
+                "",
+                f"What happened: {description}",
+                f"Where: {case.location or '(not given)'}",
+                "",
+                f"Contact: {contact}",
+            ]
+        )
 
     whole = card(case.description or "(not given)")
     excess = len(whole) - TELEGRAM_MAX_TEXT
@@ -60,10 +61,14 @@ def staff_card(case: Case) -> str:
 
 def staff_buttons(reference: str) -> InlineKeyboardMarkup:
     """Claim and Resolve, acting on this case."""
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Claim", callback_data=f"claim:{reference}"),
-        InlineKeyboardButton("Resolve", callback_data=f"resolve:{reference}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Claim", callback_data=f"claim:{reference}"),
+                InlineKeyboardButton("Resolve", callback_data=f"resolve:{reference}"),
+            ]
+        ]
+    )
 
 
 def sms_card(case: Case) -> str:
@@ -78,8 +83,10 @@ def sms_card(case: Case) -> str:
     location = " ".join((case.location or "-").split())
 
     def card(what: str, where: str) -> str:
-        return (f"{head} {case.reference} ({case.channel or 'unknown'}, {case.language}). "
-                f"Where: {where}. Contact: {contact}. {what} Reply CLAIM {case.reference}")
+        return (
+            f"{head} {case.reference} ({case.channel or 'unknown'}, {case.language}). "
+            f"Where: {where}. Contact: {contact}. {what} Reply CLAIM {case.reference}"
+        )
 
     what, where = description, location
     while count(body := card(what, where)).segments > SMS_CARD_SEGMENTS and (what or where):
@@ -94,17 +101,21 @@ def sms_card(case: Case) -> str:
 
 def webhook_body(case: Case) -> bytes:
     """The JSON a case system receives (keys sorted, so its signature is reproducible)."""
-    return json.dumps({
-        "event": "report.created",
-        "reference": case.reference,
-        "urgent": case.urgent,
-        "language": case.language,
-        "channel": case.channel.value if case.channel is not None else "",
-        "description": case.description,
-        "location": case.location,
-        "may_contact": case.may_contact,
-        "created_at": datetime.fromtimestamp(case.created, timezone.utc).isoformat(),
-    }, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return json.dumps(
+        {
+            "event": "report.created",
+            "reference": case.reference,
+            "urgent": case.urgent,
+            "language": case.language,
+            "channel": case.channel.value if case.channel is not None else "",
+            "description": case.description,
+            "location": case.location,
+            "may_contact": case.may_contact,
+            "created_at": datetime.fromtimestamp(case.created, timezone.utc).isoformat(),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode("utf-8")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

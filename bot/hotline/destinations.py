@@ -41,7 +41,6 @@ class Destination(Protocol):
         """Tells staff something is wrong; raises DeliveryError when it cannot."""
 
 
-
 class TelegramStaffChat:
     """The hotline's Telegram group: the full card with Claim / Resolve."""
 
@@ -62,8 +61,9 @@ class TelegramStaffChat:
 
     async def _send(self, text: str, markup: Optional[InlineKeyboardMarkup]) -> None:
         try:
-            await self._bot.send_message(chat_id=self._chat_id, text=text[:TELEGRAM_MAX_TEXT],
-                                         reply_markup=markup)
+            await self._bot.send_message(
+                chat_id=self._chat_id, text=text[:TELEGRAM_MAX_TEXT], reply_markup=markup
+            )
         except Forbidden as error:  # the bot was removed from the staff chat
             raise DeliveryError("Telegram: forbidden in the staff chat", permanent=True) from error
         except TelegramError as error:

@@ -63,26 +63,35 @@ class RelayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.delivered = Counter(
-            "rahnuma_reports_delivered_total", "Reports handed to a destination.",
-            ["destination"], registry=self.registry,
+            "rahnuma_reports_delivered_total",
+            "Reports handed to a destination.",
+            ["destination"],
+            registry=self.registry,
         )
         self.failures = Counter(
-            "rahnuma_report_delivery_failures_total", "Failed attempts to hand over a report.",
-            ["destination"], registry=self.registry,
+            "rahnuma_report_delivery_failures_total",
+            "Failed attempts to hand over a report.",
+            ["destination"],
+            registry=self.registry,
         )
         self.dead = Counter(
-            "rahnuma_reports_dead_letter_total", "Reports given up on for a destination.",
-            ["destination"], registry=self.registry,
+            "rahnuma_reports_dead_letter_total",
+            "Reports given up on for a destination.",
+            ["destination"],
+            registry=self.registry,
         )
         self.alerts = Counter(
-            "rahnuma_relay_alerts_total", "Alerts sent to staff about undeliverable reports.",
+            "rahnuma_relay_alerts_total",
+            "Alerts sent to staff about undeliverable reports.",
             registry=self.registry,
         )
         self.notify_seconds = Histogram(
-            "rahnuma_report_notify_seconds", "From a report's submission to its delivery.",
-            ["destination"], buckets=NOTIFY_BUCKETS, registry=self.registry,
+            "rahnuma_report_notify_seconds",
+            "From a report's submission to its delivery.",
+            ["destination"],
+            buckets=NOTIFY_BUCKETS,
+            registry=self.registry,
         )
-
 
 
 class Relay:
@@ -149,8 +158,11 @@ class Relay:
                 if fields and await self._redis.zscore(self._retry, member) is None:
                     done += await self._handle(stream, entry_id, fields)
         batches: Any = await self._redis.xreadgroup(
-            GROUP, self._consumer, {stream: ">" for stream in self._streams},
-            count=20, block=block_ms,
+            GROUP,
+            self._consumer,
+            {stream: ">" for stream in self._streams},
+            count=20,
+            block=block_ms,
         )
         order = {stream: index for index, stream in enumerate(self._streams)}
         for stream, entries in sorted(batches or [], key=lambda b: order[decoded(b[0])]):
@@ -191,8 +203,12 @@ class Relay:
 
     async def _handle(self, stream: str, entry_id: Any, fields: Dict[bytes, bytes]) -> int:
         reference = decoded(fields[b"reference"])
-        lock = Lock(self._redis, self._keys.relay_lock(reference),
-                    timeout=self._claim_idle_ms / 1000, blocking=False)
+        lock = Lock(
+            self._redis,
+            self._keys.relay_lock(reference),
+            timeout=self._claim_idle_ms / 1000,
+            blocking=False,
+        )
         if not await lock.acquire():
             return 0  # another worker is delivering it right now
         # Held for as long as we deliver, however slow a send (a 429's wait, a slow webhook):
@@ -226,17 +242,23 @@ class Relay:
                 problem = error if isinstance(error, DeliveryError) else DeliveryError("timed out")
                 failed.append((destination, problem))
                 self._metrics.failures.labels(destination.kind).inc()
-                logger.warning("report %s not delivered to %s: %s",
-                               reference, destination.kind, problem)
+                logger.warning(
+                    "report %s not delivered to %s: %s", reference, destination.kind, problem
+                )
                 continue
             await self._record(reference, destination.name)
             self._metrics.delivered.labels(destination.kind).inc()
             self._metrics.notify_seconds.labels(destination.kind).observe(
                 max(0.0, time.time() - case.created)
             )
-            logger.info("report delivered", extra={"reference": reference,
-                                                   "destination": destination.kind,
-                                                   "urgent": case.urgent})
+            logger.info(
+                "report delivered",
+                extra={
+                    "reference": reference,
+                    "destination": destination.kind,
+                    "urgent": case.urgent,
+                },
+            )
         if not failed:
             await self._ack(stream, entry_id)
             return 1
@@ -277,21 +299,29 @@ class Relay:
     ) -> None:
         kinds = sorted({destination.kind for destination, _ in failed})
         pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(self._keys.reports_dead, {
-            "reference": case.reference, "destinations": ",".join(kinds),
-            "attempts": attempts, "error": "; ".join(str(error) for _, error in failed)[:500],
-        })
+        pipe.xadd(
+            self._keys.reports_dead,
+            {
+                "reference": case.reference,
+                "destinations": ",".join(kinds),
+                "attempts": attempts,
+                "error": "; ".join(str(error) for _, error in failed)[:500],
+            },
+        )
         pipe.xack(stream, GROUP, entry_id)
         pipe.xdel(stream, entry_id)
         await pipe.execute()
         for kind in kinds:
             self._metrics.dead.labels(kind).inc()
-        logger.error("report %s given up for %s after %d attempts",
-                     case.reference, ",".join(kinds), attempts)
+        logger.error(
+            "report %s given up for %s after %d attempts", case.reference, ",".join(kinds), attempts
+        )
         urgency = "URGENT report" if case.urgent else "Report"
-        text = (f"⚠️ Rahnuma alert: {urgency} {case.reference} could not be delivered to "
-                f"{', '.join(kinds)} after {attempts} attempts. The case is kept and open: "
-                f"see /open (dead-letter stream {self._keys.reports_dead}).")
+        text = (
+            f"⚠️ Rahnuma alert: {urgency} {case.reference} could not be delivered to "
+            f"{', '.join(kinds)} after {attempts} attempts. The case is kept and open: "
+            f"see /open (dead-letter stream {self._keys.reports_dead})."
+        )
         failing = {destination.name for destination, _ in failed}
         for destination in self._destinations:
             if destination.name in failing:

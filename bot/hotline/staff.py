@@ -55,18 +55,28 @@ MAX_FORWARD_CHARS = 3500  # of a reporter's message forwarded to staff
 MAX_STAFF_SMS_CHARS = 1500  # of a staff answer by SMS (inside Twilio's limit, with room)
 Action = Literal["claim", "reply", "resolve"]
 STATUS_TEXTS: Dict[Status, str] = {
-    OPEN: "report_status_open", CLAIMED: "report_status_claimed",
+    OPEN: "report_status_open",
+    CLAIMED: "report_status_claimed",
     RESOLVED: "report_status_resolved",
 }
-USAGE = ("Commands: /open · /claim R-XXXXXX · /reply R-XXXXXX your message · "
-         "/resolve R-XXXXXX optional note")
+USAGE = (
+    "Commands: /open · /claim R-XXXXXX · /reply R-XXXXXX your message · "
+    "/resolve R-XXXXXX optional note"
+)
 # What staff are told when the store refuses a claim or a resolution, by outcome.
-NOT_OPEN = {"unknown": "There is no report {reference}.",
-            "resolved": "{reference} is already resolved."}
-CLAIM_REFUSED = {**NOT_OPEN, "taken": "{reference} is already claimed by a colleague.",
-                 "yours": "{reference} is already yours."}
-RESOLVE_REFUSED = {**NOT_OPEN,
-                   "taken": "{reference} is claimed by a colleague: only they can resolve it."}
+NOT_OPEN = {
+    "unknown": "There is no report {reference}.",
+    "resolved": "{reference} is already resolved.",
+}
+CLAIM_REFUSED = {
+    **NOT_OPEN,
+    "taken": "{reference} is already claimed by a colleague.",
+    "yours": "{reference} is already yours.",
+}
+RESOLVE_REFUSED = {
+    **NOT_OPEN,
+    "taken": "{reference} is claimed by a colleague: only they can resolve it.",
+}
 SMS_USAGE = "Commands: OPEN, CLAIM R-XXXXXX, REPLY R-XXXXXX message, RESOLVE R-XXXXXX note"
 
 
@@ -102,7 +112,11 @@ class Hotline:
     """Staff commands, the reporter handoff and status questions."""
 
     def __init__(
-        self, store: ReportStore, keys: Keys, settings: Settings, users: Users,
+        self,
+        store: ReportStore,
+        keys: Keys,
+        settings: Settings,
+        users: Users,
         delivery: Delivery,
     ) -> None:
         self.store = store
@@ -143,8 +157,12 @@ class Hotline:
             return
         if not await self._first_time(Channel.TELEGRAM, str(update.update_id)):
             return
-        staff = Staff(staff_id(Channel.TELEGRAM, str(user.id)), Channel.TELEGRAM,
-                      user.full_name or str(user.id), str(user.id))
+        staff = Staff(
+            staff_id(Channel.TELEGRAM, str(user.id)),
+            Channel.TELEGRAM,
+            user.full_name or str(user.id),
+            str(user.id),
+        )
         if query is not None:
             action, _, reference = (query.data or "").partition(":")
             answer = await self.act(staff, action, reference, "")
@@ -182,7 +200,7 @@ class Hotline:
         reference = reference_in(rest)
         if reference is None:
             return usage
-        after = rest[rest.upper().index(reference) + len(reference):].strip()
+        after = rest[rest.upper().index(reference) + len(reference) :].strip()
         return await self.act(staff, action, reference, after)
 
     async def act(self, staff: Staff, action: str, reference: str, text: str) -> str:
@@ -204,8 +222,10 @@ class Hotline:
         for case in cases:
             flag = "🔴 URGENT" if case.urgent else "🟡"
             holder = "claimed" if case.status == CLAIMED else "unclaimed"
-            lines.append(f"{flag} {case.reference} · {holder} · {when(case.created)} · "
-                         f"{case.location or 'place not given'}")
+            lines.append(
+                f"{flag} {case.reference} · {holder} · {when(case.created)} · "
+                f"{case.location or 'place not given'}"
+            )
         return "\n".join(lines)
 
     async def _claim(self, staff: Staff, reference: str) -> str:
@@ -216,15 +236,21 @@ class Hotline:
         assert case is not None
         await self._announce(f"✋ {reference} claimed by {staff.name}.", staff)
         if not case.may_contact:
-            return (f"{reference} is yours. The reporter did NOT agree to be contacted: "
-                    "do not reply.")
-        await self._to_reporter(case, texts.text("hotline_claimed", case.language,
-                                                 reference=reference))
+            return (
+                f"{reference} is yours. The reporter did NOT agree to be contacted: do not reply."
+            )
+        await self._to_reporter(
+            case, texts.text("hotline_claimed", case.language, reference=reference)
+        )
         if staff.via is Channel.SMS:
-            return (f"{reference} is yours. The reporter's messages now come to you by SMS; "
-                    f"answer with REPLY {reference} <message>.")
-        return (f"{reference} is yours. The reporter's messages now come to you "
-                f"(in a private chat with me); answer with /reply {reference} <message>.")
+            return (
+                f"{reference} is yours. The reporter's messages now come to you by SMS; "
+                f"answer with REPLY {reference} <message>."
+            )
+        return (
+            f"{reference} is yours. The reporter's messages now come to you "
+            f"(in a private chat with me); answer with /reply {reference} <message>."
+        )
 
     async def _reply(self, staff: Staff, reference: str, text: str) -> str:
         case = await self.store.case(reference)
@@ -232,7 +258,7 @@ class Hotline:
             return f"There is no report {reference}."
         if not case.may_contact:
             logger.warning("reply to a reporter who refused contact refused (%s)", reference)
-            return (f"Not sent: the reporter of {reference} did not agree to be contacted.")
+            return f"Not sent: the reporter of {reference} did not agree to be contacted."
         if case.status == RESOLVED:
             return f"Not sent: {reference} is resolved."
         if not text:
@@ -244,12 +270,15 @@ class Hotline:
                 return claimed
         if case.claimed_by != staff.id:
             return f"Not sent: {reference} is claimed by a colleague."
-        message = texts.text("hotline_reply", case.language, reference=reference,
-                             text=text[:MAX_REPLY_CHARS])
+        message = texts.text(
+            "hotline_reply", case.language, reference=reference, text=text[:MAX_REPLY_CHARS]
+        )
         outcome = await self._to_reporter(case, message)
         if outcome == "unreachable":
-            return (f"Not sent: the reporter of {reference} can no longer be reached "
-                    "(their contact details expired, were deleted, or they stopped SMS).")
+            return (
+                f"Not sent: the reporter of {reference} can no longer be reached "
+                "(their contact details expired, were deleted, or they stopped SMS)."
+            )
         await self.store.record_reply(reference, staff.id)
         if outcome == "queued":
             return f"Queued for the reporter of {reference}: their channel is slow right now."
@@ -263,8 +292,9 @@ class Hotline:
         assert case is not None
         await self._announce(f"✅ {reference} resolved by {staff.name}.", staff)
         if case.may_contact:
-            await self._to_reporter(case, texts.text("hotline_resolved", case.language,
-                                                     reference=reference))
+            await self._to_reporter(
+                case, texts.text("hotline_resolved", case.language, reference=reference)
+            )
         return f"{reference} resolved."
 
     # -- the reporter's side --------------------------------------------------------------
@@ -281,8 +311,11 @@ class Hotline:
             # A button or a command (/delete, /language) is for the bot, never for staff.
             if inbound.payload is not None or word in MENU_WORDS or word.startswith("/"):
                 await self.store.end_handoff(pseudonym)
-                await self._to_claimant(case, f"↩️ The reporter of {case.reference} went back "
-                                        "to the assistant. A /reply brings them back to you.")
+                await self._to_claimant(
+                    case,
+                    f"↩️ The reporter of {case.reference} went back "
+                    "to the assistant. A /reply brings them back to you.",
+                )
                 return None
             return await self._forward(case, inbound)
         reference = reference_in(inbound.text) if inbound.payload is None else None
@@ -295,8 +328,10 @@ class Hotline:
 
     async def _forward(self, case: Case, inbound: Inbound) -> List[Outgoing]:
         body = inbound.text.strip() or f"(sent a {inbound.media or 'message'} that is not text)"
-        text = (f"💬 {case.reference} · the reporter writes:\n{body[:MAX_FORWARD_CHARS]}\n\n"
-                f"Answer with /reply {case.reference} <message>")
+        text = (
+            f"💬 {case.reference} · the reporter writes:\n{body[:MAX_FORWARD_CHARS]}\n\n"
+            f"Answer with /reply {case.reference} <message>"
+        )
         if await self._to_claimant(case, text):
             return []
         return [Outgoing(texts.text("hotline_forward_failed", case.language))]

@@ -24,8 +24,12 @@ KEY = Fernet.generate_key().decode()
 
 def _report(**overrides: Any) -> Report:
     fields: dict[str, Any] = dict(
-        reporter="tg-5e1f", language="ur", channel="telegram",
-        description="ایجنٹ نے پاسپورٹ رکھ لیے", location="Tripoli", danger_now=True,
+        reporter="tg-5e1f",
+        language="ur",
+        channel="telegram",
+        description="ایجنٹ نے پاسپورٹ رکھ لیے",
+        location="Tripoli",
+        danger_now=True,
         may_contact=True,
     )
     fields.update(overrides)
@@ -49,7 +53,11 @@ async def test_a_submitted_report_is_queued_sealed_and_urgent(prefix: str) -> No
         await backend.close()
     assert case is not None
     assert (case.description, case.location, case.urgent, case.may_contact) == (
-        "ایجنٹ نے پاسپورٹ رکھ لیے", "Tripoli", True, True)
+        "ایجنٹ نے پاسپورٹ رکھ لیے",
+        "Tripoli",
+        True,
+        True,
+    )
 
 
 async def test_redis_down_means_unavailable_not_saved() -> None:
@@ -71,16 +79,22 @@ async def test_the_form_confirms_only_what_redis_stored(
     escalation.get_escalation.cache_clear()
     try:
         tracker = make_tracker(
-            report_consent=True, report_description="They took our passports",
-            report_location="Libya", report_danger=False, report_contact=False,
-            language="en", channel="sms",
+            report_consent=True,
+            report_description="They took our passports",
+            report_location="Libya",
+            report_danger=False,
+            report_contact=False,
+            language="en",
+            channel="sms",
         )
         events = await ActionSubmitReport().run(dispatcher, tracker, domain)
         reference = events[-1]["value"]
         assert await escalation.get_escalation().references_of(tracker.sender_id) == [reference]
-        assert dispatcher.messages[0] == {**dispatcher.messages[0],
-                                          "response": "utter_report_submitted",
-                                          "reference": reference}
+        assert dispatcher.messages[0] == {
+            **dispatcher.messages[0],
+            "response": "utter_report_submitted",
+            "reference": reference,
+        }
     finally:
         backend = escalation.get_escalation()
         assert isinstance(backend, RedisEscalation)

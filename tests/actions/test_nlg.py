@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from actions.i18n import fill, format_value
-from contract.bidi import FSI, PDI
 from actions.nlg import Renderer, render_request, renderer
+from contract.bidi import FSI, PDI
 
 RESPONSES = {
     "utter_fee": [

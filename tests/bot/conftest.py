@@ -81,8 +81,9 @@ def environment(**overrides: str) -> Dict[str, str]:
     return env
 
 
-def text_update(update_id: int, chat_id: int, text: str, language_code: str = "en"
-                ) -> Dict[str, Any]:
+def text_update(
+    update_id: int, chat_id: int, text: str, language_code: str = "en"
+) -> Dict[str, Any]:
     """A private text message as Telegram sends it (Update JSON)."""
     return {
         "update_id": update_id,
@@ -90,8 +91,12 @@ def text_update(update_id: int, chat_id: int, text: str, language_code: str = "e
             "message_id": update_id,
             "date": 1763800000,
             "chat": {"id": chat_id, "type": "private", "first_name": "A"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "A",
-                     "language_code": language_code},
+            "from": {
+                "id": chat_id,
+                "is_bot": False,
+                "first_name": "A",
+                "language_code": language_code,
+            },
             "text": text,
         },
     }
@@ -101,8 +106,14 @@ class Stack:
     """A running gateway with its peers, and ways to talk to it as Telegram and Twilio do."""
 
     def __init__(
-        self, url: str, public_url: str, peers: PeerState, rasa: FakeRasa, settings: Settings,
-        metrics: Metrics, http: httpx.AsyncClient,
+        self,
+        url: str,
+        public_url: str,
+        peers: PeerState,
+        rasa: FakeRasa,
+        settings: Settings,
+        metrics: Metrics,
+        http: httpx.AsyncClient,
     ) -> None:
         self.url = url
         self.public_url = public_url
@@ -118,23 +129,30 @@ class Stack:
         self._update_id += 1
         return self._update_id
 
-    def telegram_text(self, chat_id: int, text: str, update_id: Optional[int] = None,
-                      language_code: str = "en") -> Dict[str, Any]:
+    def telegram_text(
+        self, chat_id: int, text: str, update_id: Optional[int] = None, language_code: str = "en"
+    ) -> Dict[str, Any]:
         """A real Update JSON for a private text message."""
         uid = update_id if update_id is not None else self.next_update_id()
         return text_update(uid, chat_id, text, language_code)
 
-    async def post_update(self, update: Dict[str, Any], secret: Optional[str] = WEBHOOK_SECRET,
-                          raw: Optional[bytes] = None) -> httpx.Response:
+    async def post_update(
+        self,
+        update: Dict[str, Any],
+        secret: Optional[str] = WEBHOOK_SECRET,
+        raw: Optional[bytes] = None,
+    ) -> httpx.Response:
         headers = {"content-type": "application/json"}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
         content = raw if raw is not None else httpx.Request("POST", "/", json=update).content
-        return await self.http.post(self.url + "/telegram/webhook", content=content,
-                                    headers=headers)
+        return await self.http.post(
+            self.url + "/telegram/webhook", content=content, headers=headers
+        )
 
-    def sms_params(self, sender: str, body: str, sid: Optional[str] = None,
-                   **extra: str) -> Dict[str, str]:
+    def sms_params(
+        self, sender: str, body: str, sid: Optional[str] = None, **extra: str
+    ) -> Dict[str, str]:
         self._sid += 1
         return {
             "MessageSid": sid or f"SM{uuid.uuid4().hex}",
@@ -151,16 +169,19 @@ class Stack:
         target = url or self.public_url + "/sms/twilio"
         return str(RequestValidator(TWILIO_TOKEN).compute_signature(target, params))
 
-    async def post_sms(self, params: Dict[str, str], signature: Optional[str] = None,
-                       raw: Optional[bytes] = None) -> httpx.Response:
+    async def post_sms(
+        self, params: Dict[str, str], signature: Optional[str] = None, raw: Optional[bytes] = None
+    ) -> httpx.Response:
         headers = {"content-type": "application/x-www-form-urlencoded"}
         headers["X-Twilio-Signature"] = signature if signature is not None else self.sign(params)
         content = raw if raw is not None else urlencode(params).encode()
-        return await self.http.post(self.url + "/sms/twilio", content=content, headers=headers,
-                                    timeout=30)
+        return await self.http.post(
+            self.url + "/sms/twilio", content=content, headers=headers, timeout=30
+        )
 
-    async def telegram_sent(self, chat_id: int, count: int, timeout: float = 10.0
-                            ) -> list[Dict[str, Any]]:
+    async def telegram_sent(
+        self, chat_id: int, count: int, timeout: float = 10.0
+    ) -> list[Dict[str, Any]]:
         """Waits until ``count`` messages reached ``chat_id`` at the fake Bot API."""
         return await self.peers.until(lambda: self.peers.telegram_to(chat_id), count, timeout)
 
@@ -186,8 +207,11 @@ async def running_stack(prefix: str, **overrides: str) -> AsyncIterator[Stack]:
     async with local_peers() as (peers, peers_url, rasa, rasa_url):
         env = environment(
             PUBLIC_URL=overrides.pop("PUBLIC_URL", "https://rahnuma.example.org"),
-            TELEGRAM_API_URL=peers_url, TWILIO_API_URL=peers_url, RASA_URL=rasa_url,
-            REDIS_PREFIX=prefix, **overrides,
+            TELEGRAM_API_URL=peers_url,
+            TWILIO_API_URL=peers_url,
+            RASA_URL=rasa_url,
+            REDIS_PREFIX=prefix,
+            **overrides,
         )
         settings = Settings.load(environ=env)
         metrics = Metrics()

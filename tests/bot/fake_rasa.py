@@ -55,8 +55,10 @@ class FakeRasa:
                 {"title": "Legal ways to work abroad", "payload": "/ask_legal_migration"},
                 {"title": "Check an agent", "payload": "/ask_verify_agent"},
                 {"title": "Language", "payload": '/choose_language{"language": "ur_Latn"}'},
-                {"title": "A very long payload",
-                 "payload": '/inform{"agent_name": "' + "x" * 80 + '"}'},
+                {
+                    "title": "A very long payload",
+                    "payload": '/inform{"agent_name": "' + "x" * 80 + '"}',
+                },
             ]
             ours["response"] = "utter_menu"
         elif message.startswith("long:"):
@@ -91,10 +93,12 @@ class FakeRasa:
                 return PlainTextResponse("unavailable", status_code=503)
             return PlainTextResponse("Hello from Rasa: 3.6.21")
 
-        return Starlette(routes=[
-            Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
-            Route("/", root, methods=["GET"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
+                Route("/", root, methods=["GET"]),
+            ]
+        )
 
     def messages(self) -> List[str]:
         """What Rasa was sent, in order."""

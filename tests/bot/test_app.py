@@ -124,17 +124,26 @@ async def test_metrics_count_what_happened_and_name_no_one(stack: Stack) -> None
     assert value(text, "rahnuma_messages_received_total", channel="telegram") == 1
     assert value(text, "rahnuma_messages_handled_total", channel="sms", language="en") == 1
     segments = count(reply)
-    assert value(
-        text, "rahnuma_sms_segments_sent_total", encoding=segments.encoding
-    ) == segments.segments
+    assert (
+        value(text, "rahnuma_sms_segments_sent_total", encoding=segments.encoding)
+        == segments.segments
+    )
     assert value(text, "rahnuma_answer_seconds_count", channel="sms") == 1
     assert value(text, "rahnuma_answer_seconds_bucket", channel="sms", le="+Inf") == 1
     assert value(text, "rahnuma_webhooks_rejected_total", channel="sms", reason="signature") == 1
     assert value(text, "rahnuma_webhooks_rejected_total", channel="telegram", reason="secret") == 1
 
     pseudonyms = {body["sender"] for body in stack.rasa.received}
-    for secret in (PHONE, PHONE[1:], str(CHAT), sms_text, telegram_text, "4417", "5528",
-                   *pseudonyms):
+    for secret in (
+        PHONE,
+        PHONE[1:],
+        str(CHAT),
+        sms_text,
+        telegram_text,
+        "4417",
+        "5528",
+        *pseudonyms,
+    ):
         assert secret not in text
 
 
@@ -205,9 +214,20 @@ async def test_logs_never_carry_numbers_chat_ids_text_or_secrets(
     assert any(event.startswith("rasa unavailable") for event in events)  # ...and the outage
     assert any(event.startswith("delivery to") for event in events)  # ...and the refused send
     forbidden = [
-        PHONE, PHONE[1:], "%2B" + PHONE[1:], str(CHAT), sms_text, telegram_text, "4417", "5528",
-        BOT_TOKEN, BOT_TOKEN.split(":", 1)[1], WEBHOOK_SECRET, TWILIO_TOKEN,
-        str(settings.pseudonym_key), str(settings.data_keys),
+        PHONE,
+        PHONE[1:],
+        "%2B" + PHONE[1:],
+        str(CHAT),
+        sms_text,
+        telegram_text,
+        "4417",
+        "5528",
+        BOT_TOKEN,
+        BOT_TOKEN.split(":", 1)[1],
+        WEBHOOK_SECRET,
+        TWILIO_TOKEN,
+        str(settings.pseudonym_key),
+        str(settings.data_keys),
     ]
     for line in logged.lines:
         for secret in forbidden:
@@ -306,8 +326,12 @@ async def polling_stack(prefix: str) -> AsyncIterator[tuple[str, PeerState, Fake
     """A Telegram-only gateway without PUBLIC_URL: it polls the fake Bot API."""
     async with local_peers() as (peers, peers_url, rasa, rasa_url):
         env = environment(TELEGRAM_API_URL=peers_url, RASA_URL=rasa_url, REDIS_PREFIX=prefix)
-        for name in ("TELEGRAM_WEBHOOK_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
-                     "TWILIO_FROM_NUMBER"):
+        for name in (
+            "TELEGRAM_WEBHOOK_SECRET",
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_FROM_NUMBER",
+        ):
             env.pop(name)
         settings = Settings.load(environ=env)
         assert settings.telegram_enabled and not settings.telegram_webhook
@@ -321,7 +345,9 @@ async def test_without_public_url_the_bot_polls_and_answers(prefix: str) -> None
         update = {
             "update_id": 501,
             "message": {
-                "message_id": 1, "date": 1763800000, "text": "polling works?",
+                "message_id": 1,
+                "date": 1763800000,
+                "text": "polling works?",
                 "chat": {"id": CHAT, "type": "private", "first_name": "A"},
                 "from": {"id": CHAT, "is_bot": False, "first_name": "A", "language_code": "en"},
             },
@@ -338,7 +364,8 @@ async def test_without_public_url_the_bot_polls_and_answers(prefix: str) -> None
 
         # The webhook door is shut in polling mode, so no one can inject updates through it.
         injected = await http.post(
-            url + "/telegram/webhook", json={**update, "update_id": 502},
+            url + "/telegram/webhook",
+            json={**update, "update_id": 502},
             headers={"X-Telegram-Bot-Api-Secret-Token": "anything"},
         )
         assert injected.status_code == 404

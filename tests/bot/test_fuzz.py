@@ -96,8 +96,9 @@ def repeated(unit: str, size: int) -> str:
 
 
 SHORT_TEXTS = st.lists(PIECES, max_size=8).map("".join)
-LONG_TEXTS = st.builds(repeated, st.lists(PIECES, min_size=1, max_size=4).map("".join)
-                       .filter(bool), LONG_SIZES)
+LONG_TEXTS = st.builds(
+    repeated, st.lists(PIECES, min_size=1, max_size=4).map("".join).filter(bool), LONG_SIZES
+)
 NASTY_TEXTS = st.one_of(
     SHORT_TEXTS,
     st.text(alphabet=BIDI_MARKS + WHITESPACE, min_size=1, max_size=20),  # marks only
@@ -105,26 +106,45 @@ NASTY_TEXTS = st.one_of(
 )
 
 JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
     | st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 UPDATE_PATHS = [
-    ("update_id",), ("message",), ("message", "text"), ("message", "chat"),
-    ("message", "chat", "id"), ("message", "chat", "type"), ("message", "from"),
-    ("message", "from", "language_code"), ("message", "date"), ("message", "message_id"),
-    ("message", "entities"), ("message", "caption"), ("message", "voice"), ("message", "photo"),
-    ("callback_query",), ("callback_query", "data"), ("edited_message",), ("my_chat_member",),
+    ("update_id",),
+    ("message",),
+    ("message", "text"),
+    ("message", "chat"),
+    ("message", "chat", "id"),
+    ("message", "chat", "type"),
+    ("message", "from"),
+    ("message", "from", "language_code"),
+    ("message", "date"),
+    ("message", "message_id"),
+    ("message", "entities"),
+    ("message", "caption"),
+    ("message", "voice"),
+    ("message", "photo"),
+    ("callback_query",),
+    ("callback_query", "data"),
+    ("edited_message",),
+    ("my_chat_member",),
 ]
 
 
 @st.composite
 def update_shaped_bodies(draw: st.DrawFn) -> bytes:
     """A real Update with a few fields replaced by any JSON at all."""
-    update = text_update(draw(st.integers(1, 2**40)), draw(st.integers(1, 2**40)),
-                         draw(SHORT_TEXTS))
+    update = text_update(
+        draw(st.integers(1, 2**40)), draw(st.integers(1, 2**40)), draw(SHORT_TEXTS)
+    )
     for path in draw(st.lists(st.sampled_from(UPDATE_PATHS), min_size=1, max_size=3)):
         parent: Any = update
         for key in path[:-1]:
@@ -146,8 +166,11 @@ def spliced(draw: st.DrawFn, bodies: st.SearchStrategy[bytes]) -> bytes:
 RAW_BYTES = st.one_of(
     st.just(b""),
     st.binary(max_size=256),
-    st.builds(lambda unit, size: (unit * (size // len(unit) + 1))[:size],
-              st.binary(min_size=1, max_size=32), st.sampled_from([1024, 100 * 1024])),
+    st.builds(
+        lambda unit, size: (unit * (size // len(unit) + 1))[:size],
+        st.binary(min_size=1, max_size=32),
+        st.sampled_from([1024, 100 * 1024]),
+    ),
     st.binary(max_size=64).map(lambda b: b + b"\xff\xfe\xc3\x28\xed\xa0\x80"),  # not UTF-8
 )
 TELEGRAM_BODIES = st.one_of(
@@ -248,8 +271,9 @@ class Harness:
         forgotten, so that an example hypothesis replays (the same update_id,
         MessageSid or sender) is taken in again as it was the first time.
         """
-        stale = [key for kind in ("seen", "claim", "reply", "held", "rate")
-                 for key in self.keys(kind)]
+        stale = [
+            key for kind in ("seen", "claim", "reply", "held", "rate") for key in self.keys(kind)
+        ]
         if stale:
             self.redis.delete(*stale)
         return Mark(len(self.problems), frozenset(self.inboxes()))
@@ -265,7 +289,7 @@ class Harness:
         deadline = time.monotonic() + timeout
         while True:
             left = [key for key in self.inboxes() if key not in since.inboxes]
-            problems = self.problems[since.problems:]
+            problems = self.problems[since.problems :]
             if not left or problems or time.monotonic() > deadline:
                 break
             time.sleep(0.01)
@@ -279,8 +303,7 @@ class Harness:
         headers = {"content-type": "application/json"}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        return self.http.post(self.stack.url + "/telegram/webhook", content=body,
-                              headers=headers)
+        return self.http.post(self.stack.url + "/telegram/webhook", content=body, headers=headers)
 
     def sms(self, body: bytes, signature: Optional[str]) -> httpx.Response:
         headers = {"content-type": "application/x-www-form-urlencoded"}
@@ -323,8 +346,9 @@ def gateway() -> Iterator[Harness]:
         logger.addHandler(errors)
     loop = asyncio.new_event_loop()
     loop.set_exception_handler(
-        lambda _, context: problems.append(f"loop: {context.get('message')} "
-                                           f"{context.get('exception')!r}")
+        lambda _, context: problems.append(
+            f"loop: {context.get('message')} {context.get('exception')!r}"
+        )
     )
     started: concurrent.futures.Future[Stack] = concurrent.futures.Future()
     stop = asyncio.Event()
@@ -380,8 +404,12 @@ def test_telegram_without_the_secret_is_403_and_nothing_is_processed(gateway: Ha
     @given(
         body=st.one_of(TELEGRAM_BODIES, NASTY_TEXTS),
         secret=st.one_of(
-            st.none(), st.just(""), st.just(WEBHOOK_SECRET[:-1]), st.just(WEBHOOK_SECRET + "x"),
-            st.just(WEBHOOK_SECRET.upper()), st.just(WEBHOOK_SECRET[::-1]),
+            st.none(),
+            st.just(""),
+            st.just(WEBHOOK_SECRET[:-1]),
+            st.just(WEBHOOK_SECRET + "x"),
+            st.just(WEBHOOK_SECRET.upper()),
+            st.just(WEBHOOK_SECRET[::-1]),
             st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40),
         ),
     )
@@ -520,8 +548,12 @@ def test_sms_every_signed_text_is_answered_in_valid_twiml(gateway: Harness) -> N
 
     def say(sender: str, text: str) -> tuple[httpx.Response, List[str]]:
         params = {
-            "MessageSid": f"SM{uuid.uuid4().hex}", "AccountSid": TWILIO_SID, "From": sender,
-            "To": TWILIO_FROM, "Body": text, "NumMedia": "0",
+            "MessageSid": f"SM{uuid.uuid4().hex}",
+            "AccountSid": TWILIO_SID,
+            "From": sender,
+            "To": TWILIO_FROM,
+            "Body": text,
+            "NumMedia": "0",
         }
         content = urlencode(params).encode()
         response = gateway.sms(content, sign(gateway, params))
@@ -538,8 +570,11 @@ def test_sms_every_signed_text_is_answered_in_valid_twiml(gateway: Harness) -> N
         return response, messages
 
     @settings(FUZZ, max_examples=80)
-    @given(text=st.one_of(NASTY_TEXTS, st.builds(repeated, PIECES.filter(bool),
-                                                 st.integers(1, TWILIO_MAX_CHARS))))
+    @given(
+        text=st.one_of(
+            NASTY_TEXTS, st.builds(repeated, PIECES.filter(bool), st.integers(1, TWILIO_MAX_CHARS))
+        )
+    )
     def answered(text: str) -> None:
         assume(keyword(text) not in SMS_KEYWORDS)
         assume(not text.strip().startswith("/") and not scripted(text))

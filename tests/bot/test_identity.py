@@ -46,8 +46,12 @@ def test_a_pseudonym_differs_by_address_channel_and_key() -> None:
 
 @pytest.mark.parametrize(
     ("channel", "address"),
-    [(Channel.SMS, PHONE), (Channel.TELEGRAM, CHAT), (Channel.SMS, "+447700900123"),
-     (Channel.TELEGRAM, "1000000001")],
+    [
+        (Channel.SMS, PHONE),
+        (Channel.TELEGRAM, CHAT),
+        (Channel.SMS, "+447700900123"),
+        (Channel.TELEGRAM, "1000000001"),
+    ],
 )
 def test_a_pseudonym_never_contains_the_address(channel: str, address: str) -> None:
     pseudonym = Pseudonyms(KEY).of(channel, address)

@@ -39,8 +39,13 @@ PUBLIC = "https://rahnuma.example.org"
 class Pair:
     """Two gateway processes and the peers they share."""
 
-    def __init__(self, urls: List[str], peers: PeerState, rasa: FakeRasa,
-                 processes: List[subprocess.Popen[bytes]]) -> None:
+    def __init__(
+        self,
+        urls: List[str],
+        peers: PeerState,
+        rasa: FakeRasa,
+        processes: List[subprocess.Popen[bytes]],
+    ) -> None:
         self.urls = urls
         self.processes = processes
         self.peers = peers
@@ -49,20 +54,29 @@ class Pair:
 
     async def update(self, process: int, update_id: int, chat_id: int, text: str) -> int:
         response = await self.http.post(
-            self.urls[process] + "/telegram/webhook", json=text_update(update_id, chat_id, text),
+            self.urls[process] + "/telegram/webhook",
+            json=text_update(update_id, chat_id, text),
             headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET},
         )
         return response.status_code
 
     async def sms(self, process: int, sid: str, sender: str, body: str) -> List[str]:
-        params = {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": body,
-                  "AccountSid": TWILIO_SID, "NumMedia": "0"}
-        signature = RequestValidator(TWILIO_TOKEN).compute_signature(
-            PUBLIC + "/sms/twilio", params)
+        params = {
+            "MessageSid": sid,
+            "From": sender,
+            "To": "+15005550006",
+            "Body": body,
+            "AccountSid": TWILIO_SID,
+            "NumMedia": "0",
+        }
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + "/sms/twilio", params)
         response = await self.http.post(
-            self.urls[process] + "/sms/twilio", content=urlencode(params),
-            headers={"X-Twilio-Signature": signature,
-                     "Content-Type": "application/x-www-form-urlencoded"},
+            self.urls[process] + "/sms/twilio",
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": signature,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         assert response.status_code == 200
         return [m.text or "" for m in ET.fromstring(response.text).findall("Message")]
@@ -79,8 +93,13 @@ async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
         logs: List[IO[bytes]] = []
         urls = []
         shared = environment(  # one set of keys: the processes share Redis
-            PUBLIC_URL=PUBLIC, TELEGRAM_API_URL=peers_url, TWILIO_API_URL=peers_url,
-            RASA_URL=rasa_url, REDIS_PREFIX=prefix, RATE_LIMIT_PER_MINUTE="1000", **overrides,
+            PUBLIC_URL=PUBLIC,
+            TELEGRAM_API_URL=peers_url,
+            TWILIO_API_URL=peers_url,
+            RASA_URL=rasa_url,
+            REDIS_PREFIX=prefix,
+            RATE_LIMIT_PER_MINUTE="1000",
+            **overrides,
         )
         for _ in range(2):
             sock = free_socket()
@@ -89,10 +108,15 @@ async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
             env = {**os.environ, **shared, "GATEWAY_PORT": str(port)}
             log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
             logs.append(log)
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "bot"], cwd="/", env=env,
-                stdout=subprocess.DEVNULL, stderr=log,
-            ))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot"],
+                    cwd="/",
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         try:
             await _wait_healthy(urls, processes, logs)
@@ -133,10 +157,13 @@ async def _wait_healthy(
 async def test_an_update_delivered_to_both_processes_at_once_is_handled_once(prefix: str) -> None:
     async with two_gateways(prefix) as pair:
         chats = list(range(9100, 9125))
-        statuses = await asyncio.gather(*(
-            pair.update(process, 50_000 + chat, chat, f"hello {chat}")
-            for chat in chats for process in (0, 1)
-        ))
+        statuses = await asyncio.gather(
+            *(
+                pair.update(process, 50_000 + chat, chat, f"hello {chat}")
+                for chat in chats
+                for process in (0, 1)
+            )
+        )
         assert set(statuses) == {200}
         for chat in chats:
             assert await pair.sent_to(chat, 1) == [f"echo: hello {chat}"]

@@ -55,8 +55,12 @@ def test_a_missing_key_names_the_variable_and_the_fix(name: str, how: str) -> No
 
 @pytest.mark.parametrize(
     "value",
-    ["not-a-fernet-key", "x" * 44, Fernet.generate_key().decode()[:-2],
-     Fernet.generate_key().decode() + ",garbage"],
+    [
+        "not-a-fernet-key",
+        "x" * 44,
+        Fernet.generate_key().decode()[:-2],
+        Fernet.generate_key().decode() + ",garbage",
+    ],
 )
 def test_a_malformed_data_key_is_refused_without_echoing_it(value: str) -> None:
     message = refusal(env(RAHNUMA_DATA_KEY=value))
@@ -169,8 +173,14 @@ def test_repr_and_str_never_show_a_secret() -> None:
     settings = Settings.load(
         environ=env(RAHNUMA_PSEUDONYM_KEY=pseudonym_key, RAHNUMA_DATA_KEY=data_keys)
     )
-    secrets = [BOT_TOKEN, BOT_TOKEN.split(":")[1], WEBHOOK_SECRET, TWILIO_TOKEN, pseudonym_key,
-               *data_keys.split(",")]
+    secrets = [
+        BOT_TOKEN,
+        BOT_TOKEN.split(":")[1],
+        WEBHOOK_SECRET,
+        TWILIO_TOKEN,
+        pseudonym_key,
+        *data_keys.split(","),
+    ]
     for shown in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
         assert "Settings(" in shown  # a real rendering, not an empty one
         for secret in secrets:
@@ -187,8 +197,11 @@ def test_repr_hides_a_password_inside_the_redis_url() -> None:
 def test_a_token_without_public_url_polls() -> None:
     settings = Settings.load(
         environ=without(
-            "PUBLIC_URL", "TELEGRAM_WEBHOOK_SECRET",
-            "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER",
+            "PUBLIC_URL",
+            "TELEGRAM_WEBHOOK_SECRET",
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_FROM_NUMBER",
         )
     )
     assert settings.telegram_enabled
@@ -223,12 +236,16 @@ def test_a_dot_env_file_is_read_when_no_environ_is_given(
 
 def run_gateway(cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m bot`` in ``cwd`` with an environment that sets none of the gateway's keys."""
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-             "LANG": "C.UTF-8"}
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     python = ROOT / ".venv-bot" / "bin" / "python"
     return subprocess.run(
         [str(python if python.exists() else sys.executable), "-m", "bot"],
-        cwd=cwd, env=clean, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -302,12 +319,19 @@ def test_a_wrong_hotline_setting_is_named(overrides: Dict[str, str], named: str)
 def test_hotline_destinations_need_their_channel() -> None:
     no_telegram = without("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", **HOTLINE)
     assert "TELEGRAM_BOT_TOKEN" in refusal(no_telegram)
-    no_sms = without("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER",
-                     HOTLINE_SMS_NUMBERS="+923001110001")
+    no_sms = without(
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        HOTLINE_SMS_NUMBERS="+923001110001",
+    )
     assert "Twilio" in refusal(no_sms)
 
 
 def test_a_local_case_system_may_use_plain_http() -> None:
-    settings = Settings.load(environ=env(HOTLINE_WEBHOOK_URL="http://127.0.0.1:9000/cases",
-                                         HOTLINE_WEBHOOK_SECRET="s" * 32))
+    settings = Settings.load(
+        environ=env(
+            HOTLINE_WEBHOOK_URL="http://127.0.0.1:9000/cases", HOTLINE_WEBHOOK_SECRET="s" * 32
+        )
+    )
     assert settings.hotline_enabled and settings.hotline_telegram_chat_id is None

@@ -8,8 +8,19 @@ from bot.texts import TEXTS, text
 from contract.languages import ENGLISH, LANGUAGES
 from contract.segments import count
 
-SMS_TEXTS = ("holding", "media_sms", "empty", "rate_limited", "sms_help", "sms_stopped",
-             "sms_started", "sms_more", "sms_no_more", "sms_no_menu", "error")
+SMS_TEXTS = (
+    "holding",
+    "media_sms",
+    "empty",
+    "rate_limited",
+    "sms_help",
+    "sms_stopped",
+    "sms_started",
+    "sms_more",
+    "sms_no_more",
+    "sms_no_menu",
+    "error",
+)
 
 
 @pytest.mark.parametrize("language", [lang for lang in LANGUAGES if lang != ENGLISH])

@@ -93,7 +93,11 @@ async def test_buttons_become_a_numbered_menu_and_numbers_map_back(stack: Stack)
     (out_of_range,) = await say(stack, "9")
     assert "no list" in out_of_range
     assert stack.rasa.messages() == [
-        "menu", "/ask_verify_agent", "menu", "/ask_legal_migration", "menu"
+        "menu",
+        "/ask_verify_agent",
+        "menu",
+        "/ask_legal_migration",
+        "menu",
     ]
 
 
@@ -130,10 +134,15 @@ async def test_a_short_form_comes_first_and_more_gives_the_full_text(stack: Stac
     assert page.startswith("This sentence is part of a long answer")
 
 
-@pytest.mark.parametrize(("stop", "start", "replied"), [
-    ("STOP", "START", False), ("بند", "شروع", True), ("band", "shuru", True),
-    ("Roko.", "START", True),
-])
+@pytest.mark.parametrize(
+    ("stop", "start", "replied"),
+    [
+        ("STOP", "START", False),
+        ("بند", "شروع", True),
+        ("band", "shuru", True),
+        ("Roko.", "START", True),
+    ],
+)
 async def test_opt_out_stops_everything_until_start(
     stack: Stack, stop: str, start: str, replied: bool
 ) -> None:

@@ -56,8 +56,12 @@ async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: Stack) -
                 "id": f"cq{index}",
                 "chat_instance": "1",
                 "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-                "message": {"message_id": 1, "date": 1763800000,
-                            "chat": {"id": CHAT, "type": "private"}, "text": "Choose"},
+                "message": {
+                    "message_id": 1,
+                    "date": 1763800000,
+                    "chat": {"id": CHAT, "type": "private"},
+                    "text": "Choose",
+                },
                 "data": row[0]["callback_data"],
             },
         }
@@ -73,11 +77,17 @@ async def test_language_button_sends_the_choice_in_metadata(stack: Stack) -> Non
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     update = {
         "update_id": stack.next_update_id(),
-        "callback_query": {"id": "cq", "chat_instance": "1",
-                           "data": keyboard[2][0]["callback_data"],
-                           "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-                           "message": {"message_id": 1, "date": 1763800000,
-                                       "chat": {"id": CHAT, "type": "private"}}},
+        "callback_query": {
+            "id": "cq",
+            "chat_instance": "1",
+            "data": keyboard[2][0]["callback_data"],
+            "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
+            "message": {
+                "message_id": 1,
+                "date": 1763800000,
+                "chat": {"id": CHAT, "type": "private"},
+            },
+        },
     }
     await stack.post_update(update)
     await stack.telegram_sent(CHAT, 2)
@@ -106,8 +116,15 @@ async def test_media_gets_a_short_reply_in_the_users_language(stack: Stack) -> N
     await stack.telegram_sent(CHAT, 1)
     kinds = {
         "voice": {"file_id": "v", "file_unique_id": "v", "duration": 3},
-        "sticker": {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                    "is_animated": False, "is_video": False, "type": "regular"},
+        "sticker": {
+            "file_id": "s",
+            "file_unique_id": "s",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
         "location": {"latitude": 33.6, "longitude": 73.0},
         "photo": [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}],
         "document": {"file_id": "d", "file_unique_id": "d"},

@@ -82,18 +82,32 @@ def relay_environment(peers_url: str, prefix: str, **overrides: str) -> Dict[str
     return environment(**{**settings, **overrides})
 
 
-def submission(description: str = DESCRIPTION, *, urgent: bool = False,
-               location: Optional[str] = "Lahore", may_contact: bool = True) -> Submission:
+def submission(
+    description: str = DESCRIPTION,
+    *,
+    urgent: bool = False,
+    location: Optional[str] = "Lahore",
+    may_contact: bool = True,
+) -> Submission:
     """A report as the action server hands it over."""
-    return Submission(reporter=REPORTER, language="ur_Latn", channel=Channel.TELEGRAM,
-                      description=description, location=location, urgent=urgent,
-                      may_contact=may_contact)
+    return Submission(
+        reporter=REPORTER,
+        language="ur_Latn",
+        channel=Channel.TELEGRAM,
+        description=description,
+        location=location,
+        urgent=urgent,
+        may_contact=may_contact,
+    )
 
 
 def cards(peers: PeerState) -> List[str]:
     """References of the report cards in the staff chat, in order (alerts are not cards)."""
-    return [match.group(1) for message in peers.telegram_to(CHAT)
-            if (match := CARD_REFERENCE.search(message["text"]))]
+    return [
+        match.group(1)
+        for message in peers.telegram_to(CHAT)
+        if (match := CARD_REFERENCE.search(message["text"]))
+    ]
 
 
 def alerts(peers: PeerState) -> List[str]:
@@ -103,8 +117,11 @@ def alerts(peers: PeerState) -> List[str]:
 
 def texts_to(peers: PeerState, number: str) -> List[str]:
     """References of the SMS short forms sent to ``number``, in order."""
-    return [match.group(1) for message in peers.sms_to(number)
-            if (match := SMS_REFERENCE.match(message["body"]))]
+    return [
+        match.group(1)
+        for message in peers.sms_to(number)
+        if (match := SMS_REFERENCE.match(message["body"]))
+    ]
 
 
 def posted(peers: PeerState) -> List[str]:
@@ -137,8 +154,9 @@ async def everywhere(peers: PeerState, store: ReportStore, references: Sequence[
     )
 
 
-async def wait_until(condition: Condition, timeout: float,
-                     alive: Callable[[], None] = lambda: None) -> None:
+async def wait_until(
+    condition: Condition, timeout: float, alive: Callable[[], None] = lambda: None
+) -> None:
     """Polls ``condition`` until it holds; fails after ``timeout`` or when ``alive()`` raises."""
     deadline = time.monotonic() + timeout
     while not await condition():
@@ -180,8 +198,9 @@ def metric(relay: Relay, name: str, destination: str) -> float:
 class Hotline:
     """A relay in this process with its peers, and a store as the action server has it."""
 
-    def __init__(self, peers: PeerState, settings: Settings, relay: Relay, redis: Redis,
-                 store: ReportStore) -> None:
+    def __init__(
+        self, peers: PeerState, settings: Settings, relay: Relay, redis: Redis, store: ReportStore
+    ) -> None:
         self.peers = peers
         self.settings = settings
         self.relay = relay
@@ -203,10 +222,15 @@ class Hotline:
 async def another_relay(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
     """A second relay as another process would run it: its own clients, its own name."""
     built = await build(settings, stack)
-    return Relay(built._store, built._destinations, RelayMetrics(),
-                 max_attempts=settings.relay_max_attempts,
-                 retry_seconds=settings.relay_retry_seconds,
-                 claim_idle_seconds=settings.relay_claim_idle_seconds, consumer="relay-b")
+    return Relay(
+        built._store,
+        built._destinations,
+        RelayMetrics(),
+        max_attempts=settings.relay_max_attempts,
+        retry_seconds=settings.relay_retry_seconds,
+        claim_idle_seconds=settings.relay_claim_idle_seconds,
+        consumer="relay-b",
+    )
 
 
 @contextlib.asynccontextmanager
@@ -253,8 +277,10 @@ async def test_a_report_reaches_the_staff_chat_each_on_call_phone_and_the_case_s
 
     for number in NUMBERS:
         [sms] = peers.sms_to(number)
-        assert sms["body"].startswith(f"RAHNUMA report {reference} (telegram, ur_Latn). "
-                                      "Where: Lahore. Contact: yes. The agent in Gujranwala")
+        assert sms["body"].startswith(
+            f"RAHNUMA report {reference} (telegram, ur_Latn). "
+            "Where: Lahore. Contact: yes. The agent in Gujranwala"
+        )
         assert sms["body"].endswith(f" Reply CLAIM {reference}")
         assert count(sms["body"]).segments <= 2
 
@@ -269,9 +295,14 @@ async def test_a_report_reaches_the_staff_chat_each_on_call_phone_and_the_case_s
     created = datetime.fromisoformat(body.pop("created_at"))
     assert abs(created.timestamp() - time.time()) < 60
     assert body == {
-        "event": "report.created", "reference": reference, "urgent": False,
-        "language": "ur_Latn", "channel": "telegram", "description": DESCRIPTION,
-        "location": "Lahore", "may_contact": True,
+        "event": "report.created",
+        "reference": reference,
+        "urgent": False,
+        "language": "ur_Latn",
+        "channel": "telegram",
+        "description": DESCRIPTION,
+        "location": "Lahore",
+        "may_contact": True,
     }
 
     store = hotline.store
@@ -309,7 +340,8 @@ async def test_a_report_longer_than_a_telegram_message_keeps_where_and_contact_o
     lines = card["text"].split("\n")
     assert len(card["text"]) <= 4096
     assert lines[-3:] == [
-        "Where: Lahore", "",
+        "Where: Lahore",
+        "",
         "Contact: The reporter did NOT agree to be contacted. Do not try to reach them.",
     ]
     assert long[:3000] in card["text"]
@@ -325,9 +357,18 @@ async def test_a_report_longer_than_a_telegram_message_keeps_where_and_contact_o
     ids=["long-english", "long-urdu", "long-urdu-location"],
 )
 def test_the_sms_short_form_stays_within_two_segments(description: str, location: str) -> None:
-    case = Case(reference="R-7K2M9Q", status=Status.OPEN, urgent=True, language="ur",
-                channel=Channel.SMS, reporter=REPORTER, may_contact=False,
-                description=description, location=location[:200], created=time.time())
+    case = Case(
+        reference="R-7K2M9Q",
+        status=Status.OPEN,
+        urgent=True,
+        language="ur",
+        channel=Channel.SMS,
+        reporter=REPORTER,
+        may_contact=False,
+        description=description,
+        location=location[:200],
+        created=time.time(),
+    )
     body = sms_card(case)
     assert count(body).segments <= 2
     assert body.startswith("RAHNUMA URGENT R-7K2M9Q (sms, ur). Where: ")
@@ -337,9 +378,18 @@ def test_the_sms_short_form_stays_within_two_segments(description: str, location
 
 def test_an_english_sms_short_form_uses_both_gsm_segments() -> None:
     # One character outside GSM-7 would make the SMS UCS-2: 134 characters instead of 306.
-    case = Case(reference="R-7K2M9Q", status=Status.OPEN, urgent=False, language="en",
-                channel=Channel.TELEGRAM, reporter=REPORTER, may_contact=True,
-                description=DESCRIPTION * 3, location="Lahore", created=time.time())
+    case = Case(
+        reference="R-7K2M9Q",
+        status=Status.OPEN,
+        urgent=False,
+        language="en",
+        channel=Channel.TELEGRAM,
+        reporter=REPORTER,
+        may_contact=True,
+        description=DESCRIPTION * 3,
+        location="Lahore",
+        created=time.time(),
+    )
     body = sms_card(case)
     assert count(body).encoding == GSM7
     assert count(body).segments == 2
@@ -398,7 +448,8 @@ async def dead_letters(hotline: Hotline) -> List[Dict[str, str]]:
 
 
 async def test_a_case_system_that_never_answers_dead_letters_the_report_and_alerts_staff(
-    redis: Redis, prefix: str,
+    redis: Redis,
+    prefix: str,
 ) -> None:
     async with running_hotline(redis, prefix, RELAY_MAX_ATTEMPTS="3") as hotline:
         peers, store = hotline.peers, hotline.store
@@ -444,7 +495,10 @@ async def test_a_permanent_refusal_dead_letters_at_the_first_attempt(hotline: Ho
     await drive([hotline.relay], given_up)
     [dead] = await dead_letters(hotline)
     assert (dead["reference"], dead["destinations"], dead["attempts"]) == (
-        reference, "webhook", "1")
+        reference,
+        "webhook",
+        "1",
+    )
     assert "400" in dead["error"]
     assert metric(hotline.relay, "rahnuma_reports_dead_letter_total", "webhook") == 1
     assert peers.casebook == []
@@ -453,28 +507,31 @@ async def test_a_permanent_refusal_dead_letters_at_the_first_attempt(hotline: Ho
 
 
 async def test_two_relays_working_the_same_streams_deliver_each_report_once(
-    redis: Redis, prefix: str,
+    redis: Redis,
+    prefix: str,
 ) -> None:
     async with running_hotline(redis, prefix) as hotline:
         # A second relay process: its own clients, its own consumer name, the same Redis.
         async with contextlib.AsyncExitStack() as stack:
             second = await another_relay(hotline.settings, stack)
             references = await hotline.submit(30)
-            await drive([hotline.relay, second], lambda: hotline.delivered(references),
-                        timeout=40)
+            await drive([hotline.relay, second], lambda: hotline.delivered(references), timeout=40)
 
         peers = hotline.peers
         assert Counter(cards(peers)) == Counter({reference: 1 for reference in references})
         for number in NUMBERS:
             assert Counter(texts_to(peers, number)) == Counter(references)
         assert sorted(set(posted(peers))) == sorted(references)
-        shares = [metric(relay, "rahnuma_reports_delivered_total", "telegram")
-                  for relay in (hotline.relay, second)]
+        shares = [
+            metric(relay, "rahnuma_reports_delivered_total", "telegram")
+            for relay in (hotline.relay, second)
+        ]
         assert sum(shares) == 30
 
 
 async def test_a_send_slower_than_the_claim_idle_time_is_not_repeated_by_another_relay(
-    redis: Redis, prefix: str,
+    redis: Redis,
+    prefix: str,
 ) -> None:
     # Telegram answers 429 "retry after 1" twice: the first relay waits 2 s in its send,
     # longer than RELAY_CLAIM_IDLE_SECONDS, while the second relay looks for stale entries.
@@ -494,7 +551,8 @@ async def test_a_send_slower_than_the_claim_idle_time_is_not_repeated_by_another
 
 
 async def test_a_resolved_case_is_purged_after_the_retention_and_an_open_one_never(
-    redis: Redis, prefix: str,
+    redis: Redis,
+    prefix: str,
 ) -> None:
     store = ReportStore(redis, Keys(prefix), Sealer(Fernet.generate_key().decode()))
     note = "Called the FIA circle; the passport was returned"
@@ -518,7 +576,8 @@ async def test_a_resolved_case_is_purged_after_the_retention_and_an_open_one_nev
 
     trail = await store.audit(resolved)
     assert [(entry["action"], entry["staff"]) for entry in trail] == [
-        ("claimed", STAFF), ("resolved", STAFF)
+        ("claimed", STAFF),
+        ("resolved", STAFF),
     ]
     everything = json.dumps(await store.audit(), ensure_ascii=False)
     for secret in ("passport", "Gujranwala", "Daska", "Sialkot", "FIA", note):
@@ -529,7 +588,8 @@ async def test_a_resolved_case_is_purged_after_the_retention_and_an_open_one_nev
 
 
 async def test_cases_are_sealed_at_rest_and_survive_a_key_rotation(
-    redis: Redis, prefix: str,
+    redis: Redis,
+    prefix: str,
 ) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     description = "Mera passport agent ne rakh liya. ایجنٹ نے پاسپورٹ رکھ لیا"
@@ -583,9 +643,13 @@ class RelayProcesses:
         self.current: Optional[subprocess.Popen[bytes]] = None
 
     def start(self) -> subprocess.Popen[bytes]:
-        self.current = subprocess.Popen([sys.executable, "-m", "bot.hotline"], cwd=ROOT,
-                                        env=self._env, stdout=subprocess.DEVNULL,
-                                        stderr=self._log)
+        self.current = subprocess.Popen(
+            [sys.executable, "-m", "bot.hotline"],
+            cwd=ROOT,
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
         return self.current
 
     def alive(self) -> None:
@@ -614,8 +678,9 @@ class RelayProcesses:
 class Rig:
     """Peers in this loop, a store on the test's redis-server, and relay processes."""
 
-    def __init__(self, peers: PeerState, server: RedisServer, env: Dict[str, str],
-                 relays: RelayProcesses) -> None:
+    def __init__(
+        self, peers: PeerState, server: RedisServer, env: Dict[str, str], relays: RelayProcesses
+    ) -> None:
         self.peers = peers
         self.server = server
         self.relays = relays
@@ -653,12 +718,16 @@ async def fault_rig(server: RedisServer, prefix: str, directory: Path) -> AsyncI
 
 def report_faults(name: str, references: Sequence[str], peers: PeerState, extra: str = "") -> None:
     staff = cards(peers)
-    print(f"FAULTS {name}: submitted={len(references)} delivered_staff_chat={len(set(staff))} "
-          f"duplicates={duplicates(staff)}{extra}")
+    print(
+        f"FAULTS {name}: submitted={len(references)} delivered_staff_chat={len(set(staff))} "
+        f"duplicates={duplicates(staff)}{extra}"
+    )
 
 
 async def test_a_relay_killed_between_delivery_and_acknowledgement_loses_and_repeats_nothing(
-    own_redis: RedisServer, prefix: str, tmp_path: Path,
+    own_redis: RedisServer,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     async with fault_rig(own_redis, prefix, tmp_path) as rig:
         peers, relays = rig.peers, rig.relays
@@ -681,10 +750,14 @@ async def test_a_relay_killed_between_delivery_and_acknowledgement_loses_and_rep
         relays.stop()
 
         webhook = posted(peers)
-        report_faults("kill-relay-during-webhook", references, peers,
-                      f" (kills={len(killed)} sms_duplicates="
-                      f"{sum(duplicates(texts_to(peers, n)) for n in NUMBERS)} "
-                      f"webhook_reposts={duplicates(webhook)})")
+        report_faults(
+            "kill-relay-during-webhook",
+            references,
+            peers,
+            f" (kills={len(killed)} sms_duplicates="
+            f"{sum(duplicates(texts_to(peers, n)) for n in NUMBERS)} "
+            f"webhook_reposts={duplicates(webhook)})",
+        )
         assert len(killed) == 3
         assert Counter(cards(peers)) == Counter(references)
         for number in NUMBERS:
@@ -697,7 +770,9 @@ async def test_a_relay_killed_between_delivery_and_acknowledgement_loses_and_rep
 
 
 async def test_reports_confirmed_just_before_redis_crashes_are_delivered_once(
-    own_redis: RedisServer, prefix: str, tmp_path: Path,
+    own_redis: RedisServer,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     async with fault_rig(own_redis, prefix, tmp_path) as rig:
         peers = rig.peers
@@ -718,7 +793,9 @@ async def test_reports_confirmed_just_before_redis_crashes_are_delivered_once(
 
 
 async def test_a_relay_carries_on_when_redis_is_killed_and_restarted_under_it(
-    own_redis: RedisServer, prefix: str, tmp_path: Path,
+    own_redis: RedisServer,
+    prefix: str,
+    tmp_path: Path,
 ) -> None:
     async with fault_rig(own_redis, prefix, tmp_path) as rig:
         peers = rig.peers
@@ -738,10 +815,14 @@ async def test_a_relay_carries_on_when_redis_is_killed_and_restarted_under_it(
         references += await rig.submit("After the restart", 5)
         await wait_until(lambda: rig.settled(references), timeout=30, alive=rig.relays.alive)
         staff = cards(peers)
-        report_faults("redis-killed-under-running-relay", references, peers,
-                      f" (delivered_before_kill={at_kill} sms_duplicates="
-                      f"{sum(duplicates(texts_to(peers, n)) for n in NUMBERS)} "
-                      f"webhook_reposts={duplicates(posted(peers))})")
+        report_faults(
+            "redis-killed-under-running-relay",
+            references,
+            peers,
+            f" (delivered_before_kill={at_kill} sms_duplicates="
+            f"{sum(duplicates(texts_to(peers, n)) for n in NUMBERS)} "
+            f"webhook_reposts={duplicates(posted(peers))})",
+        )
         assert at_kill < len(references)
         assert Counter(staff) == Counter(references)
         for number in NUMBERS:

@@ -62,15 +62,29 @@ def pseudonym(stack: Stack, channel: str, address: int | str) -> str:
 
 
 async def report(
-    stack: Stack, store: ReportStore, channel: str, address: int | str, *,
-    language: str = ENGLISH, may_contact: bool = True, urgent: bool = False,
-    description: str = DESCRIPTION, location: str = LOCATION,
+    stack: Stack,
+    store: ReportStore,
+    channel: str,
+    address: int | str,
+    *,
+    language: str = ENGLISH,
+    may_contact: bool = True,
+    urgent: bool = False,
+    description: str = DESCRIPTION,
+    location: str = LOCATION,
 ) -> str:
     """Submits a report exactly as the action server does; returns its reference."""
-    return await store.submit(Submission(
-        reporter=pseudonym(stack, channel, address), language=language, channel=Channel(channel),
-        description=description, location=location, urgent=urgent, may_contact=may_contact,
-    ))
+    return await store.submit(
+        Submission(
+            reporter=pseudonym(stack, channel, address),
+            language=language,
+            channel=Channel(channel),
+            description=description,
+            location=location,
+            urgent=urgent,
+            may_contact=may_contact,
+        )
+    )
 
 
 # -- talking to the gateway -----------------------------------------------------------------
@@ -79,8 +93,11 @@ async def report(
 def group_text(stack: Stack, user: int, words: str, chat: int = STAFF_CHAT) -> Dict[str, Any]:
     """A text message as Telegram sends it, from ``user`` in ``chat`` (a group or private)."""
     update_id = stack.next_update_id()
-    kind = {"type": "supergroup", "title": "Hotline staff"} if chat < 0 else {
-        "type": "private", "first_name": NAMES.get(user, "A")}
+    kind = (
+        {"type": "supergroup", "title": "Hotline staff"}
+        if chat < 0
+        else {"type": "private", "first_name": NAMES.get(user, "A")}
+    )
     return {
         "update_id": update_id,
         "message": {
@@ -109,8 +126,12 @@ async def press(stack: Stack, user: int, data: str, chat: int = STAFF_CHAT) -> s
             "id": query_id,
             "chat_instance": "1",
             "from": {"id": user, "is_bot": False, "first_name": NAMES.get(user, "A")},
-            "message": {"message_id": 1, "date": 1763800000,
-                        "chat": {"id": chat, "type": chat_type}, "text": "A report"},
+            "message": {
+                "message_id": 1,
+                "date": 1763800000,
+                "chat": {"id": chat, "type": chat_type},
+                "text": "A report",
+            },
             "data": data,
         },
     }
@@ -145,6 +166,7 @@ def said(messages: List[Dict[str, Any]]) -> List[str]:
 
 async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
     """Waits (bounded) until ``condition()`` holds."""
+
     async def holds() -> None:
         while not await condition():
             await asyncio.sleep(0.02)
@@ -231,11 +253,16 @@ async def test_people_not_on_the_staff_list_cannot_act(stack: Stack, store: Repo
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
 
-    for command in ("/open", f"/claim {reference}", f"/reply {reference} send me your address",
-                    f"/resolve {reference} spam"):
+    for command in (
+        "/open",
+        f"/claim {reference}",
+        f"/reply {reference} send me your address",
+        f"/resolve {reference} spam",
+    ):
         await staff_says(stack, STRANGER, command)
-    queries = [await press(stack, STRANGER, f"{action}:{reference}")
-               for action in ("claim", "resolve")]
+    queries = [
+        await press(stack, STRANGER, f"{action}:{reference}") for action in ("claim", "resolve")
+    ]
     # In a private chat with the bot, a stranger is an ordinary user asking about a reference.
     await reporter_says(stack, STRANGER, f"/claim {reference}")
     (private,) = said(await stack.telegram_sent(STRANGER, 1))
@@ -322,8 +349,9 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
 
     await staff_says(stack, STAFF, f"/reply {reference} We are here. Are you safe now?")
     reply = said(await stack.telegram_sent(REPORTER, 3))[2]
-    assert reply == text("hotline_reply", ENGLISH, reference=reference,
-                         text="We are here. Are you safe now?")
+    assert reply == text(
+        "hotline_reply", ENGLISH, reference=reference, text="We are here. Are you safe now?"
+    )
     assert said(await stack.telegram_sent(STAFF_CHAT, 3))[2] == (
         f"Sent to the reporter of {reference}."
     )
@@ -347,14 +375,13 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
         "hotline_resolved", ENGLISH, reference=reference
     )
     assert said(await stack.telegram_sent(STAFF_CHAT, 6))[4:] == [
-        f"✅ {reference} resolved by Ayesha.", f"{reference} resolved."
+        f"✅ {reference} resolved by Ayesha.",
+        f"{reference} resolved.",
     ]
     await reporter_says(stack, REPORTER, "thank you")
     assert said(await stack.telegram_sent(REPORTER, 8))[7] == "echo: thank you"
 
-    assert stack.rasa.messages() == [
-        "hello", "MENU", "what are the legal ways abroad", "thank you"
-    ]
+    assert stack.rasa.messages() == ["hello", "MENU", "what are the legal ways abroad", "thank you"]
     assert len(stack.peers.telegram_to(STAFF)) == 4
     trail = await store.audit(reference)
     assert [entry["action"] for entry in trail] == ["claimed", "replied", "replied", "resolved"]
@@ -380,8 +407,9 @@ async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
 
     await staff_says(stack, STAFF, f"/reply {reference} Are you safe where you are?")
     sent = await stack.sms_sent(PHONE, 2)
-    assert sent[1]["body"] == text("hotline_reply", ENGLISH, reference=reference,
-                                   text="Are you safe where you are?")
+    assert sent[1]["body"] == text(
+        "hotline_reply", ENGLISH, reference=reference, text="Are you safe where you are?"
+    )
 
     # STOP is never swallowed by the handoff: the number is opted out, staff cannot write.
     assert await sms(stack, PHONE, "STOP") == []
@@ -421,8 +449,9 @@ async def test_on_call_staff_act_by_sms_once_per_message(stack: Stack, store: Re
     assert reference in forwarded["body"] and "please help me" in forwarded["body"]
 
     # Twilio delivers the same webhook twice: the reply goes out once.
-    params = stack.sms_params(ON_CALL, f"REPLY {reference} We will call you at 5 pm",
-                              sid="SM" + "b" * 32)
+    params = stack.sms_params(
+        ON_CALL, f"REPLY {reference} We will call you at 5 pm", sid="SM" + "b" * 32
+    )
     first, again = [await stack.post_sms(params) for _ in range(2)]
     assert bodies(first.text) == [f"Sent to the reporter of {reference}."]
     assert again.status_code == 200 and bodies(again.text) == []
@@ -439,7 +468,8 @@ async def test_on_call_staff_act_by_sms_once_per_message(stack: Stack, store: Re
     ]
     trail = await store.audit(reference)
     assert [(entry["action"], entry["staff"]) for entry in trail] == [
-        ("claimed", f"sms:{ON_CALL}"), ("replied", f"sms:{ON_CALL}"),
+        ("claimed", f"sms:{ON_CALL}"),
+        ("replied", f"sms:{ON_CALL}"),
         ("resolved", f"sms:{ON_CALL}"),
     ]
     assert stack.rasa.messages() == ["hello"]  # staff commands never reach the assistant
@@ -493,8 +523,9 @@ async def test_a_reporter_asks_for_the_status_of_their_report(
         await stack.telegram_sent(REPORTER, count)
 
     answers = said(stack.peers.telegram_to(REPORTER))[1:]
-    assert answers == [text(key, language, reference=reference.upper())
-                       for reference, key in questions]
+    assert answers == [
+        text(key, language, reference=reference.upper()) for reference, key in questions
+    ]
     assert len(stack.rasa.received) == asked_before  # answered by the gateway alone
     assert answers[3].replace(someone_elses, never) == answers[4]  # nothing told apart
     if language == URDU:  # the translation, not English
@@ -513,8 +544,15 @@ async def test_open_lists_urgent_cases_first_one_line_each_without_the_report(
     descriptions = [f"secret story number {n} about my cousin Nadia" for n in range(5)]
     urgency = [False, True, False, True, False]
     references = [
-        await report(stack, store, "telegram", REPORTER, urgent=urgent, description=described,
-                     location=f"Mohalla {n}")
+        await report(
+            stack,
+            store,
+            "telegram",
+            REPORTER,
+            urgent=urgent,
+            description=described,
+            location=f"Mohalla {n}",
+        )
         for n, (urgent, described) in enumerate(zip(urgency, descriptions, strict=True))
     ]
     await staff_says(stack, STAFF, f"/claim {references[2]}")
@@ -563,13 +601,15 @@ async def test_erasing_ends_a_handoff_that_began_while_the_assistant_was_answeri
 
     stack.rasa.delay = 1.5  # the erasure is with the assistant while staff claim the case
     await reporter_says(stack, REPORTER, "/delete")
+
     async def asked() -> bool:
         return "/delete_my_data" in stack.rasa.messages()
 
     await until(asked)
     await press(stack, STAFF, f"claim:{reference}")
     assert said(await stack.telegram_sent(REPORTER, 3))[1:] == [
-        text("hotline_claimed", ENGLISH, reference=reference), "Your data has been deleted."
+        text("hotline_claimed", ENGLISH, reference=reference),
+        "Your data has been deleted.",
     ]
     stack.rasa.delay = 0.0
     await erased(stack, redis, REPORTER)
