@@ -19,26 +19,26 @@ FROM python:3.11-slim AS gateway
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PYTHONPATH=/app \
     GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=8080
 WORKDIR /app
-COPY requirements/bot.in requirements/bot.lock requirements/
-RUN pip install -r requirements/bot.in -c requirements/bot.lock
+# Runtime packages only (no test or lint tools), exactly as locked, hashes checked.
+COPY requirements/bot.lock requirements/
+RUN pip install --require-hashes --no-deps -r requirements/bot.lock
 COPY contract/ contract/
 COPY bot/ bot/
 COPY locales/ locales/
 COPY content/ content/
 RUN python -m babel.messages.frontend compile -d locales \
  && useradd --create-home --uid 10001 rahnuma
-USER rahnuma
+USER 10001
 EXPOSE 8080
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
+HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"]
 CMD ["python", "-m", "bot"]
 
 FROM python:3.10-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH=/app
 WORKDIR /app
-COPY requirements/ requirements/
-RUN pip install --upgrade "pip<25" setuptools wheel \
- && pip install -r requirements/rasa.in -c requirements/rasa.lock
+COPY requirements/rasa.lock requirements/
+RUN pip install --require-hashes --no-deps -r requirements/rasa.lock
 
 COPY config.yml domain.yml endpoints.yml endpoints.redis.yml credentials.yml ./
 COPY nlu/ nlu/
@@ -57,7 +57,7 @@ RUN rasa train --data nlu/data --domain domain.yml --config config.yml \
 FROM base
 COPY --from=trained /app/models/rahnuma.tar.gz models/rahnuma.tar.gz
 RUN useradd --create-home --uid 10001 rahnuma && chown -R rahnuma /app
-USER rahnuma
+USER 10001
 EXPOSE 5005 5055
 CMD ["rasa", "run", "--model", "models/rahnuma.tar.gz", "--endpoints", "endpoints.redis.yml", \
      "--credentials", "credentials.yml", "--port", "5005"]

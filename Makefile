@@ -101,13 +101,15 @@ shell: install compile train ## Chat with the assistant (expects `make actions` 
 test: lint types images unit gateway validate train test-stories eval integration e2e ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
-lint: install ## ruff (lint and format) on the Python code
+lint: install ## ruff (lint and format) on the Python code, hadolint on the Dockerfile
 	@$(BOT_VENV)/bin/ruff check $(PY_CODE)
 	@$(BOT_VENV)/bin/ruff format --check $(PY_CODE)
+	@$(BOT_VENV)/bin/hadolint Dockerfile
 
-types: install ## mypy --strict, each part in the environment it runs in (contract/ in both)
-	@$(RASA_VENV)/bin/mypy actions nlu dialogue contract tools
-	@$(BOT_VENV)/bin/mypy bot contract dev bench
+types: install ## mypy --strict, each part (and its tests) in the environment it runs in; contract/ in both
+	@$(RASA_VENV)/bin/mypy actions nlu dialogue contract tools \
+	  tests/actions tests/nlu tests/dialogue tests/tools tests/integration tests/contract tests/*.py
+	@$(BOT_VENV)/bin/mypy bot contract dev bench tests/bot tests/contract tests/dev tests/e2e
 
 images: install ## Image smoke check without Docker: each Dockerfile target's files, its entry points imported
 	@$(BOT_PY) tools/image_check.py

@@ -54,7 +54,7 @@ from bot.conversation.outbox import Outbox
 from bot.conversation.replies import WebhookReplies
 from bot.conversation.users import Users
 from bot.errors import ForgedRequestError, GatewayError
-from bot.hotline.staff import Hotline
+from bot.hotline.staff import StaffDesk
 from bot.identity import AddressBook
 from bot.metrics import Metrics
 from bot.rasa import RasaClient
@@ -81,7 +81,7 @@ class Gateway:
     metrics: Metrics
     conversations: Conversations
     rasa: RasaClient
-    hotline: Hotline
+    hotline: StaffDesk
     telegram: Optional[TelegramUpdates]
     sms: Optional[SmsChannel]
     validator: Optional[RequestValidator]
@@ -166,7 +166,7 @@ async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExi
         metrics,
     )
     delivery = Delivery(channels, addresses, users, outbox)
-    hotline = Hotline(ReportStore(redis, keys, sealer), keys, settings, users, delivery)
+    hotline = StaffDesk(ReportStore(redis, keys, sealer), keys, settings, users, delivery)
     conversations = Conversations(
         redis,
         keys,

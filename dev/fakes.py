@@ -35,9 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-MAX_TEXT = 4096
-MAX_CALLBACK_BYTES = 64
-MAX_SMS = 1600
+from contract.limits import TELEGRAM_MAX_CALLBACK_BYTES, TELEGRAM_MAX_TEXT, TWILIO_MAX_CHARS
 
 
 @dataclass
@@ -167,14 +165,14 @@ def create_peers(state: PeerState) -> Starlette:
         text = str(params.get("text") or "")
         if not text.strip():
             return _error(400, "Bad Request: message text is empty")
-        if len(text) > MAX_TEXT:
+        if len(text) > TELEGRAM_MAX_TEXT:
             return _error(400, "Bad Request: message is too long")
         markup = params.get("reply_markup")
         if isinstance(markup, str):
             markup = json.loads(markup)
         for row in (markup or {}).get("inline_keyboard", []):
             for button in row:
-                if len(str(button.get("callback_data", "")).encode()) > MAX_CALLBACK_BYTES:
+                if len(str(button.get("callback_data", "")).encode()) > TELEGRAM_MAX_CALLBACK_BYTES:
                     return _error(400, "Bad Request: BUTTON_DATA_INVALID")
         message = {
             "message_id": state.next_id(),
@@ -236,7 +234,7 @@ def create_peers(state: PeerState) -> Starlette:
                 },
                 status_code=400,
             )
-        if len(body) > MAX_SMS:
+        if len(body) > TWILIO_MAX_CHARS:
             return JSONResponse(
                 {
                     "code": 21617,

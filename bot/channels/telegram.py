@@ -49,7 +49,7 @@ from contract.limits import TELEGRAM_MAX_CALLBACK_BYTES, TELEGRAM_MAX_TEXT
 
 if TYPE_CHECKING:
     from bot.conversation.inbox import Conversations
-    from bot.hotline.staff import Hotline
+    from bot.hotline.staff import StaffDesk
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class TelegramUpdates:
     """Routes each update, from the webhook or from polling, to the conversation or the hotline."""
 
     def __init__(
-        self, channel: TelegramChannel, conversations: Conversations, hotline: Hotline
+        self, channel: TelegramChannel, conversations: Conversations, hotline: StaffDesk
     ) -> None:
         self._channel = channel
         self._conversations = conversations

@@ -108,7 +108,7 @@ def reference_in(text: str) -> Optional[str]:
     return f"R-{found.group(1).upper()}" if found else None
 
 
-class Hotline:
+class StaffDesk:
     """Staff commands, the reporter handoff and status questions."""
 
     def __init__(
