@@ -56,7 +56,7 @@ def dotenv(path: Path) -> Dict[str, str]:
     return chat.read_env(path) if path.exists() else {}
 
 
-class Stack:
+class Supervisor:
     """Starts, watches and stops the stack's processes."""
 
     def __init__(self, sink: IO[str]) -> None:
@@ -126,7 +126,7 @@ class Stack:
         self.say("stopped")
 
 
-def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
+def plan(env: Dict[str, str], stack: Supervisor) -> tuple[List[Child], bool]:
     """The processes to start, and whether the peers are local."""
     port = int(env.get("GATEWAY_PORT", "8080"))
     rasa_port = int(env.get("RASA_PORT", "5005"))
@@ -221,7 +221,7 @@ def plan(env: Dict[str, str], stack: Stack) -> tuple[List[Child], bool]:
     return children, local
 
 
-def wait_ready(stack: Stack, url: str) -> bool:
+def wait_ready(stack: Supervisor, url: str) -> bool:
     """Polls the gateway's /readyz until Redis and Rasa answer (Rasa loads its model first)."""
     started = time.monotonic()
     last_note = started
@@ -256,7 +256,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.chat:
         (ROOT / args.log).parent.mkdir(parents=True, exist_ok=True)
         sink = (ROOT / args.log).open("a", encoding="utf-8")
-    stack = Stack(sink)
+    stack = Supervisor(sink)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed
     children, local = plan(env, stack)
@@ -299,7 +299,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _watch(stack: Stack) -> int:
+def _watch(stack: Supervisor) -> int:
     while True:
         dead = stack.dead()
         if dead is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Optional, Protocol
+from typing import Any, Literal, Optional, Protocol
 
 import httpx
 from telegram import InlineKeyboardMarkup
@@ -26,13 +26,14 @@ from contract.limits import TELEGRAM_MAX_TEXT
 from contract.reports import Case
 
 ALERT_SMS_CHARS = 300
+DestinationKind = Literal["telegram", "sms", "webhook"]
 
 
 class Destination(Protocol):
     """Somewhere staff receive reports."""
 
     name: str  # unique per destination: what the case records as delivered
-    kind: str  # telegram | sms | webhook (metric label)
+    kind: DestinationKind  # the metric label
 
     async def deliver(self, case: Case) -> None:
         """Hands the report over; raises DeliveryError when it was not taken."""
@@ -44,7 +45,7 @@ class Destination(Protocol):
 class TelegramStaffChat:
     """The hotline's Telegram group: the full card with Claim / Resolve."""
 
-    kind = "telegram"
+    kind: DestinationKind = "telegram"
 
     def __init__(self, bot: ExtBot[Any], chat_id: int) -> None:
         self.name = "telegram"
@@ -73,7 +74,7 @@ class TelegramStaffChat:
 class OnCallSms:
     """One on-call phone: the short form by SMS."""
 
-    kind = "sms"
+    kind: DestinationKind = "sms"
 
     def __init__(self, twilio: TwilioSender, number: str) -> None:
         self.name = f"sms:{number}"
@@ -92,7 +93,7 @@ class OnCallSms:
 class CaseWebhook:
     """A hotline's case system: signed JSON, ``Idempotency-Key`` = the reference."""
 
-    kind = "webhook"
+    kind: DestinationKind = "webhook"
     name = "webhook"
 
     def __init__(self, http: httpx.AsyncClient, url: str, secret: str) -> None:
