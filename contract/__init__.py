@@ -11,6 +11,7 @@ lives here, and only here, and both images copy this package **whole**:
 - ``limits``     Telegram's and Twilio's size limits
 - ``segments``   SMS segment arithmetic, as carriers bill it
 - ``menus``      buttons as a numbered menu (SMS)
+- ``directory``  helplines from the deployer's content/directory.yml (parsed YAML in)
 - ``sealing``    encryption at rest (Fernet, with key rotation)
 - ``keys``       every Redis key the project writes, built in one place
 - ``reports``    the durable report store the action server writes and the relay reads

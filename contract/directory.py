@@ -38,23 +38,39 @@ class Hotline:
 
 
 def parse_hotlines(directory: Mapping[str, Any]) -> List[Hotline]:
-    """Every helpline in the parsed directory, confirmed or not, in file order."""
+    """Every helpline in the parsed directory, confirmed or not, in file order.
+
+    Raises DirectoryError naming the entry when one is malformed: a deployer's
+    typo must stop the service at start-up, never show an unchecked number.
+    """
     entries = directory.get("hotlines") or []
-    try:
-        return [
-            Hotline(
-                id=str(entry["id"]),
-                number=str(entry["number"]),
-                names=dict(entry["name"]),
-                emergency=bool(entry.get("emergency", False)),
-                confirmed=bool(entry["confirmed"]),
-                source=str(entry["source"]),
-                verified=str(entry["verified"]),
-            )
-            for entry in entries
-        ]
-    except (KeyError, TypeError) as error:
-        raise DirectoryError(f"directory.yml: malformed helpline ({error})") from error
+    if not isinstance(entries, list):
+        raise DirectoryError("directory.yml: `hotlines` must be a list")
+    return [_hotline(index, entry) for index, entry in enumerate(entries, start=1)]
+
+
+def _hotline(index: int, entry: Any) -> Hotline:
+    where = f"directory.yml: helpline {index}"
+    if not isinstance(entry, Mapping):
+        raise DirectoryError(f"{where} is not a mapping")
+    names = entry.get("name")
+    if not isinstance(names, Mapping) or not isinstance(names.get(ENGLISH), str):
+        raise DirectoryError(f"{where}: `name` must map languages to names, English included")
+    flags = {flag: entry.get(flag, False) for flag in ("emergency", "confirmed")}
+    if "confirmed" not in entry or not all(isinstance(v, bool) for v in flags.values()):
+        raise DirectoryError(f"{where}: `confirmed` and `emergency` must be true or false")
+    missing = [field for field in ("id", "number", "source", "verified") if not entry.get(field)]
+    if missing:
+        raise DirectoryError(f"{where}: missing {', '.join(missing)}")
+    return Hotline(
+        id=str(entry["id"]),
+        number=str(entry["number"]),
+        names={str(language): str(name) for language, name in names.items()},
+        emergency=flags["emergency"],
+        confirmed=flags["confirmed"],
+        source=str(entry["source"]),
+        verified=str(entry["verified"]),
+    )
 
 
 def served(hotlines: Sequence[Hotline], emergency_only: bool = False) -> List[Hotline]:

@@ -27,5 +27,12 @@ def name(code: Optional[str]) -> str:
 
 
 def has_urdu_letters(text: str) -> bool:
-    """True when ``text`` holds a letter of the Arabic script blocks (Urdu)."""
-    return any("\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f" for c in text)
+    """True when ``text`` holds a letter of the Arabic script blocks (Urdu), presentation
+    forms included (text copied from some sources arrives in them)."""
+    return any(
+        "\u0600" <= c <= "\u06ff"
+        or "\u0750" <= c <= "\u077f"
+        or "\ufb50" <= c <= "\ufdff"
+        or "\ufe70" <= c <= "\ufefc"
+        for c in text
+    )

@@ -77,7 +77,7 @@ redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1])
 return redis.call('XADD', KEYS[4], '*', 'reference', ARGV[1])
 """
-# KEYS: case, handoff, audit. ARGV: staff, via, now, reference, 1 to claim implicitly (reply).
+# KEYS: case, handoff, audit. ARGV: staff, via, now, reference, handoff ttl.
 CLAIM_SCRIPT = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'unknown' end
@@ -113,13 +113,28 @@ redis.call('XADD', KEYS[3], '*', 'reference', ARGV[3], 'action', 'resolved', 'st
 return 'done'
 """
 # KEYS: case, handoff, audit. ARGV: staff, now, reference, handoff ttl.
+# A reporter who did not agree to be contacted is never handed over, as in CLAIM_SCRIPT.
 REPLY_SCRIPT = """
 if redis.call('HGET', KEYS[1], 'status') ~= 'claimed' then return 0 end
 if redis.call('HGET', KEYS[1], 'claimed_by') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'may_contact') ~= '1' then return 0 end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('XADD', KEYS[3], '*', 'reference', ARGV[3], 'action', 'replied', 'staff', ARGV[1],
   'at', ARGV[2])
 return 1
+"""
+
+
+# Delivery bookkeeping on a case that still exists (a purged case must not come back as
+# a hash without its sealed body). KEYS: case. ARGV: field, value. Returns 0 when gone.
+MARK_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+COUNT_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 """
 
 
@@ -182,6 +197,8 @@ class ReportStore:
         self._claim = redis.register_script(CLAIM_SCRIPT)
         self._resolve = redis.register_script(RESOLVE_SCRIPT)
         self._reply = redis.register_script(REPLY_SCRIPT)
+        self._mark = redis.register_script(MARK_SCRIPT)
+        self._count = redis.register_script(COUNT_SCRIPT)
 
     # -- submitting -----------------------------------------------------------
 
@@ -284,13 +301,13 @@ class ReportStore:
 
     async def mark_delivered(self, reference: str, destination: str) -> None:
         """Records that ``destination`` has the case: it is never sent there again."""
-        key = self.keys.case(reference)
-        done: Any = self.redis.hset(key, f"delivered:{destination}", time.time())
-        await done
+        await self._mark(
+            keys=[self.keys.case(reference)], args=[f"delivered:{destination}", time.time()]
+        )
 
     async def count_attempt(self, reference: str) -> int:
-        """One more failed delivery round; returns how many there were."""
-        attempts: Any = await self.redis.hincrby(self.keys.case(reference), "attempts", 1)
+        """One more failed delivery round; returns how many there were (0: the case is gone)."""
+        attempts = await self._count(keys=[self.keys.case(reference)], args=["attempts"])
         return int(attempts)
 
     # -- staff actions ------------------------------------------------------------
@@ -383,8 +400,10 @@ class ReportStore:
             pipe.zrem(resolved, reference)
             await pipe.execute()
         cutoff_ms = int((now - audit_days * 86400) * 1000)
-        await self.redis.xtrim(self.keys.audit, minid=f"{max(cutoff_ms, 0)}-0")
-        await self.redis.xtrim(self.keys.reports_dead, minid=f"{max(cutoff_ms, 0)}-0")
+        # Exact trims: an approximate one (MINID ~) keeps old entries sharing a node with new.
+        oldest = f"{max(cutoff_ms, 0)}-0"
+        await self.redis.xtrim(self.keys.audit, minid=oldest, approximate=False)
+        await self.redis.xtrim(self.keys.reports_dead, minid=oldest, approximate=False)
         if old:
             logger.info("purged resolved cases", extra={"count": len(old)})
         return len(old)
@@ -395,11 +414,14 @@ class ReportStore:
         async for raw in self.redis.scan_iter(match=self.keys.case_pattern, count=200):
             key = raw.decode() if isinstance(raw, bytes) else str(raw)
             fields: Any = await self.redis.hgetall(key)
-            updates = {
-                name.decode(): self._sealer.rotate(value)
-                for name, value in fields.items()
-                if name in (b"body", b"note") and value
-            }
+            try:
+                updates = {
+                    name.decode(): self._sealer.rotate(value)
+                    for name, value in fields.items()
+                    if name in (b"body", b"note") and value
+                }
+            except InvalidToken as error:
+                raise ReportStoreError(f"{key}: sealed with a key not configured") from error
             if updates:
                 stored: Any = self.redis.hset(key, mapping=updates)
                 await stored
