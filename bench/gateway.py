@@ -3,7 +3,7 @@
     make bench                      # starts the stack (scripts/with-stack), runs, stops it
     .venv-bot/bin/python bench/gateway.py --messages 600 --concurrency 20
 
-In one run, the same messages (held-out examples from nlu/test, in English,
+In one run, the same messages (held-out examples from nlu/heldout, in English,
 Urdu and Roman Urdu) are sent by C concurrent users:
 
 - through the gateway: Twilio-signed webhooks to ``POST /sms/twilio``, each
@@ -94,7 +94,7 @@ class Run:
 def examples(language: str) -> List[str]:
     """Held-out user messages of one language (entity markup removed, keywords skipped)."""
     found: List[str] = []
-    for path in sorted((ROOT / "nlu/test" / language).glob("*.yml")):
+    for path in sorted((ROOT / "nlu/heldout" / language).glob("*.yml")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith("    - "):
                 message = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line[6:]).strip()

@@ -1,6 +1,10 @@
-"""Rahnuma's gateway: the Telegram and SMS front doors in front of Rasa.
+"""Rahnuma's gateway process: the Telegram and SMS front doors in front of Rasa, and the relay.
 
-Modules here that the Rasa environment also imports use the standard library
-only (``segments``) or redis and cryptography (``reports``, which the action
-server uses to store trafficking reports).
+    bot/channels/      the front doors: Telegram, SMS, and the Twilio sender they share
+    bot/conversation/  taking messages in once and in order, answering, delivering
+    bot/hotline/       staff commands and the reporter handoff, staff cards, the relay
+    bot/app.py         the ASGI app: routes, and ``build``, which makes the object graph
+
+Runs in the gateway environment only. What the Rasa environment shares with it
+(the report store, sealing, segment arithmetic, languages…) is in ``contract/``.
 """

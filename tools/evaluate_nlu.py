@@ -1,6 +1,6 @@
 """Held-out NLU evaluation, per language.
 
-Parses every example under ``nlu/test/<language>/`` (never trained on) with
+Parses every example under ``nlu/heldout/<language>/`` (never trained on) with
 the trained model, and reports per language: intent precision, recall and F1
 for each intent, the macro average, and a confusion list (true -> predicted,
 with counts; ``nlu_fallback`` counts as a miss). Writes ``report.json`` and
@@ -16,7 +16,7 @@ critical intents (report_trafficking, urgent_help) it also reports:
 - false positives: a critical intent predicted for a message that is not one
   (each listed); fails above ``--max-critical-fp-rate`` of the other messages.
 
-Usage: python nlu/evaluate.py --model models/rahnuma.tar.gz --test-data nlu/test
+Usage: python -m tools.evaluate_nlu --model models/rahnuma.tar.gz --test-data nlu/heldout
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def main(argv: List[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path, default=Path("models/rahnuma.tar.gz"))
-    parser.add_argument("--test-data", type=Path, default=Path("nlu/test"))
+    parser.add_argument("--test-data", type=Path, default=Path("nlu/heldout"))
     parser.add_argument("--out", type=Path, default=Path("results/nlu"))
     parser.add_argument("--min-f1", type=float, default=0.90)
     parser.add_argument("--min-critical-recall", type=float, default=0.90)

@@ -5,7 +5,7 @@ used only by a form (``utter_ask_<slot>``), by Rasa itself (``utter_default``)
 or by a custom action. Such a warning is accepted only after checking that the
 response really is used that way; any other warning fails the check.
 
-Usage: python nlu/validate.py --data nlu/data --domain domain.yml --config config.yml
+Usage: python -m tools.validate_data --data nlu/data --domain domain.yml --config config.yml
 """
 
 from __future__ import annotations
