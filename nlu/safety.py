@@ -1,15 +1,28 @@
-"""A stricter confidence bar for the intents that start a report or an emergency.
+"""The intents that start a report or an emergency need confidence and evidence.
 
-``report_trafficking`` and ``urgent_help`` must never be reached by a guess:
-below ``critical_threshold`` the message becomes ``nlu_fallback`` and the
-assistant asks what the user meant (with the suggestion as a button), instead
-of opening a report form on a hunch. Runs after ``FallbackClassifier``.
+``report_trafficking`` and ``urgent_help`` must never be reached by a guess.
+Two conditions, both required:
+
+- confidence: at least ``critical_threshold``;
+- evidence: the message holds a word or phrase of danger or of a report
+  (``nlu/evidence.yml``, in the three languages). A classifier trained on
+  on-topic data is confidently wrong on everyday chatter ("product buht acha
+  hai" → urgent_help 0.98); such text has no evidence.
+
+Otherwise the message becomes ``nlu_fallback`` and the assistant asks what the
+user meant, offering the suggestion as a button (and, for urgent_help, the
+emergency numbers), instead of opening a report form on a hunch. Runs after
+``FallbackClassifier``. The patterns are data, checked by the tests against
+every training example of both intents.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Pattern
 
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,10 +33,47 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.normalizer import normalize
+
 CRITICAL_INTENTS = ("report_trafficking", "urgent_help")
+EVIDENCE_FILE = Path(__file__).resolve().parent / "evidence.yml"
+
+
+class EvidenceError(Exception):
+    """The evidence file is missing or malformed."""
+
+
+def load_evidence(path: Path = EVIDENCE_FILE) -> Pattern[str]:
+    """One pattern matching any evidence of danger or of a report, from ``path``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise EvidenceError(f"cannot read {path}: {error}") from error
+    if not isinstance(data, dict):
+        raise EvidenceError(f"{path}: expected `danger:` and `report:` lists")
+    patterns: List[str] = []
+    for section in ("danger", "report"):
+        entries = data.get(section)
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise EvidenceError(f"{path}: `{section}` must be a list of patterns")
+        # Urdu is written with everyday letters and matched against normalised text;
+        # Latin patterns are left alone (the normaliser would fold their letter runs).
+        patterns += [entry if entry.isascii() else normalize(entry).text for entry in entries]
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    except re.error as error:
+        raise EvidenceError(
+            f"{path}: a pattern is not a valid regular expression: {error}"
+        ) from error
+
+
+def has_evidence(text: str, evidence: Pattern[str]) -> bool:
+    """True when the (normalised) text holds a sign of danger or of a report."""
+    return evidence.search(text) is not None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -33,11 +83,16 @@ class CriticalIntentGate(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         """Threshold and the intents it guards."""
-        return {"critical_threshold": 0.8, "intents": list(CRITICAL_INTENTS)}
+        return {
+            "critical_threshold": 0.8,
+            "intents": list(CRITICAL_INTENTS),
+            "require_evidence": True,
+        }
 
-    def __init__(self, config: Dict[str, Any]) -> None:
+    def __init__(self, config: Dict[str, Any], evidence: Optional[Pattern[str]] = None) -> None:
         self._threshold = float(config["critical_threshold"])
         self._intents = frozenset(config["intents"])
+        self._evidence = evidence if config.get("require_evidence", True) else None
 
     @classmethod
     def create(
@@ -47,16 +102,23 @@ class CriticalIntentGate(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> CriticalIntentGate:
-        """Builds the component from its config."""
-        return cls(config)
+        """Builds the component from its config and the evidence file."""
+        return cls(config, load_evidence() if config.get("require_evidence", True) else None)
+
+    def _unfounded(self, message: Message, confidence: float) -> bool:
+        if confidence < self._threshold:
+            return True
+        if self._evidence is None:
+            return False
+        return not has_evidence(str(message.get(TEXT) or ""), self._evidence)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Replaces unsure critical predictions with the fallback intent."""
+        """Replaces unsure or unfounded critical predictions with the fallback intent."""
         for message in messages:
             intent = message.get(INTENT) or {}
             name = intent.get(INTENT_NAME_KEY)
             confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-            if name in self._intents and confidence < self._threshold:
+            if name in self._intents and self._unfounded(message, confidence):
                 fallback = {
                     INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
                     PREDICTED_CONFIDENCE_KEY: self._threshold,

@@ -16,6 +16,13 @@ critical intents (report_trafficking, urgent_help) it also reports:
 - false positives: a critical intent predicted for a message that is not one
   (each listed); fails above ``--max-critical-fp-rate`` of the other messages.
 
+Then the everyday check: every message in ``--everyday/<language>.txt`` (one
+per line; ordinary chatter, news, jokes, product talk that is neither a
+report nor an emergency; never trained on) is parsed, and the share that
+reaches a critical intent (after the safety gate, i.e. what would give the
+user emergency numbers or a report form) is reported per language; fails
+above ``--max-everyday-rate``.
+
 Usage: python -m tools.evaluate_nlu --model models/rahnuma.tar.gz --test-data nlu/heldout
 """
 
@@ -29,10 +36,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
-
-# The model refers to the custom components as nlu.*: make the project importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from typing import Any, Dict, List, Optional, Tuple
 
 CRITICAL = ("report_trafficking", "urgent_help")
 FALLBACK = "nlu_fallback"
@@ -95,8 +99,48 @@ class LanguageResult:
         return hits / len(rows) if rows else 0.0
 
 
-async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
-    """Parses every held-out example, language by language."""
+@dataclass
+class EverydayResult:
+    """Critical predictions on one language's everyday messages."""
+
+    language: str
+    total: int = 0
+    alarms: List[Tuple[str, str, float]] = field(default_factory=list)  # text, intent, confidence
+
+    @property
+    def rate(self) -> float:
+        """Share of everyday messages that reached a critical intent."""
+        return len(self.alarms) / self.total if self.total else 0.0
+
+
+def everyday_messages(path: Path) -> List[str]:
+    """The messages of an everyday file: one per line, ``#`` comments and blanks skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+async def predict_everyday(agent: Any, everyday_dir: Path) -> List[EverydayResult]:
+    """Parses every everyday message; keeps those that reached a critical intent."""
+    results = []
+    for path in sorted(everyday_dir.glob("*.txt")):
+        result = EverydayResult(path.stem)
+        messages = everyday_messages(path)
+        for index, text in enumerate(messages, start=1):
+            parsed = await agent.parse_message(text)
+            intent = parsed["intent"]
+            if intent["name"] in CRITICAL:
+                result.alarms.append((text, intent["name"], float(intent["confidence"])))
+            if index % 500 == 0 or index == len(messages):
+                print(f"  everyday {path.stem}: {index}/{len(messages)} parsed", flush=True)
+        result.total = len(messages)
+        results.append(result)
+    return results
+
+
+async def predict(
+    model: Path, test_dir: Path, everyday_dir: Optional[Path]
+) -> Tuple[List[LanguageResult], List[EverydayResult]]:
+    """Parses every held-out example, language by language, then the everyday messages."""
     from rasa.core.agent import Agent
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -117,7 +161,8 @@ async def predict(model: Path, test_dir: Path) -> List[LanguageResult]:
             if index % 100 == 0 or index == total:
                 print(f"  {language_dir.name}: {index}/{total} examples parsed", flush=True)
         results.append(result)
-    return results
+    everyday = await predict_everyday(agent, everyday_dir) if everyday_dir else []
+    return results, everyday
 
 
 def markdown(results: List[LanguageResult]) -> str:
@@ -163,6 +208,8 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--min-f1", type=float, default=0.90)
     parser.add_argument("--min-critical-recall", type=float, default=0.90)
     parser.add_argument("--max-critical-fp-rate", type=float, default=0.02)
+    parser.add_argument("--everyday", type=Path, default=Path("nlu/everyday"))
+    parser.add_argument("--max-everyday-rate", type=float, default=0.005)
     args = parser.parse_args(argv)
     if not args.model.exists():
         print(f"error: no model at {args.model}; run `make train` first", file=sys.stderr)
@@ -172,7 +219,11 @@ def main(argv: List[str]) -> int:
     logging.basicConfig(level=logging.WARNING)
     configure_structlog(logging.WARNING)  # no per-message debug lines (they carry text)
     print(f"==> Evaluating {args.model} on the held-out split in {args.test_data}")
-    results = asyncio.run(predict(args.model, args.test_data))
+    everyday_dir = args.everyday if args.everyday.is_dir() else None
+    if everyday_dir is None:
+        print(f"error: no everyday messages in {args.everyday}", file=sys.stderr)
+        return 2
+    results, everyday = asyncio.run(predict(args.model, args.test_data, everyday_dir))
 
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -190,6 +241,15 @@ def main(argv: List[str]) -> int:
             },
         }
         for r in results
+    }
+    report["everyday"] = {
+        e.language: {
+            "messages": e.total,
+            "critical": len(e.alarms),
+            "rate": e.rate,
+            "alarms": e.alarms,
+        }
+        for e in everyday
     }
     (args.out / "report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
@@ -227,6 +287,16 @@ def main(argv: List[str]) -> int:
             failures.append(
                 f"{r.language}: critical false-positive rate {rate:.1%} "
                 f"> {args.max_critical_fp_rate:.0%}"
+            )
+    print("\nEveryday messages that reached a critical intent (false alarms):")
+    for e in everyday:
+        print(f"  {e.language}: {len(e.alarms)} of {e.total} ({e.rate:.2%})")
+        for text, intent, confidence in sorted(e.alarms, key=lambda a: -a[2])[:15]:
+            print(f"    {intent} {confidence:.2f}: {text!r}")
+        if e.rate > args.max_everyday_rate:
+            failures.append(
+                f"{e.language}: everyday false-alarm rate {e.rate:.2%} "
+                f"> {args.max_everyday_rate:.1%}"
             )
     print(f"\nFull report: {args.out / 'report.md'}")
     for failure in failures:

@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
 
+import pytest
+from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.safety import CriticalIntentGate
+from nlu.normalizer import normalize
+from nlu.safety import (
+    CRITICAL_INTENTS,
+    CriticalIntentGate,
+    EvidenceError,
+    has_evidence,
+    load_evidence,
+)
+from tests.conftest import ROOT
+
+EVIDENCE = load_evidence()
 
 
 def _gate() -> CriticalIntentGate:
-    return CriticalIntentGate(CriticalIntentGate.get_default_config())
+    return CriticalIntentGate(CriticalIntentGate.get_default_config(), EVIDENCE)
 
 
-def _message(intent: str, confidence: float) -> Message:
+def _message(intent: str, confidence: float, text: str = "help me") -> Message:
     ranking = [
         {"name": intent, "confidence": confidence},
         {"name": "ask_hotlines", "confidence": 0.1},
     ]
     return Message(
         data={
-            "text": "x",
+            "text": text,
             "intent": {"name": intent, "confidence": confidence},
             "intent_ranking": ranking,
         }
@@ -55,3 +68,73 @@ def test_other_intents_are_not_gated() -> None:
     message = _message("ask_protector", 0.55)
     _gate().process([message])
     assert _intent(message) == {"name": "ask_protector", "confidence": 0.55}
+
+
+def _training_examples(intent: str) -> Iterator[Tuple[str, str]]:
+    for language_dir in sorted((ROOT / "nlu/data/nlu").iterdir()):
+        if language_dir.is_dir():
+            for example in load_data(str(language_dir)).intent_examples:
+                if example.get("intent") == intent:
+                    yield language_dir.name, str(example.get("text"))
+
+
+@pytest.mark.parametrize("intent", CRITICAL_INTENTS)
+def test_every_training_example_of_a_critical_intent_has_evidence(intent: str) -> None:
+    # A message said as clearly as the training data says it must never lose its answer.
+    examples = list(_training_examples(intent))
+    assert len(examples) > 200
+    missing = [
+        (language, text)
+        for language, text in examples
+        if not has_evidence(normalize(text).text, EVIDENCE)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Product buht acha hai aur quality bhe buht zabardast hai",
+        "is video me teacher handsome hai",
+        "jaldi so gye honge.",
+        "19 April 1985 ko Nawaz Sharif nay Panjab kay wazir-e-alla ki hasyat say halaf uthaya",
+        "بابر اعظم کی شاندار سنچری، پاکستان نے سیریز جیت لی",
+    ],
+)
+def test_everyday_chatter_is_no_evidence_even_when_the_classifier_is_sure(text: str) -> None:
+    message = _message("urgent_help", 0.99, normalize(text).text)
+    _gate().process([message])
+    assert _intent(message)["name"] == "nlu_fallback"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "they are beating me, help",
+        "kashti doob rahi hai bachao",
+        "مجھے کمرے میں بند کر دیا ہے",
+        "agent ki shikayat karni hai",
+        "ایجنٹ کے خلاف رپورٹ درج کرنی ہے",
+    ],
+)
+def test_a_confident_critical_intent_with_evidence_passes(text: str) -> None:
+    message = _message("urgent_help", 0.93, normalize(text).text)
+    _gate().process([message])
+    assert _intent(message) == {"name": "urgent_help", "confidence": 0.93}
+
+
+def test_evidence_can_be_switched_off_for_a_study() -> None:
+    config = {**CriticalIntentGate.get_default_config(), "require_evidence": False}
+    message = _message("urgent_help", 0.99, "jaldi so gye honge")
+    CriticalIntentGate(config, EVIDENCE).process([message])
+    assert _intent(message)["name"] == "urgent_help"
+
+
+def test_a_broken_evidence_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "evidence.yml"
+    bad.write_text("danger: ['(unclosed']\nreport: []\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="not a valid regular expression"):
+        load_evidence(bad)
+    bad.write_text("danger: oops\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="list of patterns"):
+        load_evidence(bad)
