@@ -133,8 +133,13 @@ test-stories: install compile train ## Conversation tests in English, Urdu and R
 	  --stories tests/stories --endpoints endpoints.yml \
 	  --out results/stories --fail-on-prediction-errors
 
-eval: install train ## Held-out NLU evaluation per language (fails below macro-F1 0.90)
-	@$(PY) -m tools.evaluate_nlu --model $(MODEL) --test-data nlu/heldout --out results/nlu --min-f1 0.90
+# Everyday messages reaching a critical intent: the target is 0.5% per language
+# (issue 11); until the chosen pipeline reaches it, the gate holds the level reached.
+MAX_EVERYDAY_RATE ?= 0.05
+
+eval: install train ## Held-out NLU evaluation per language, and false alarms on everyday messages
+	@$(PY) -m tools.evaluate_nlu --model $(MODEL) --test-data nlu/heldout --out results/nlu \
+	  --min-f1 0.90 --everyday nlu/everyday --max-everyday-rate $(MAX_EVERYDAY_RATE)
 
 extract: install ## Extract English source texts into locales/messages.pot
 	@$(PY) -m babel.messages.frontend extract -F babel.cfg -o locales/messages.pot \
