@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Dict, List, Optional
 from urllib.parse import parse_qsl
@@ -48,7 +49,7 @@ from bot.channels.telegram import (
 )
 from bot.channels.twilio import TwilioSender
 from bot.conversation.delivery import Delivery
-from bot.conversation.inbox import Conversations
+from bot.conversation.inbox import Clock, Conversations
 from bot.conversation.messages import Inbound, Outgoing
 from bot.conversation.outbox import Outbox
 from bot.conversation.replies import WebhookReplies
@@ -87,14 +88,19 @@ class Gateway:
     validator: Optional[RequestValidator]
 
 
-def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlette:
-    """The gateway app for ``settings`` (run it with uvicorn, see ``bot/__main__.py``)."""
+def create_app(
+    settings: Settings, metrics: Optional[Metrics] = None, clock: Clock = time.time
+) -> Starlette:
+    """The gateway app for ``settings`` (run it with uvicorn, see ``bot/__main__.py``).
+
+    ``clock``: the conversations' wall clock (tests pin the rate limit's minute with it).
+    """
     metrics = metrics or Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            gateway = await build(settings, metrics, stack)
+            gateway = await build(settings, metrics, stack, clock)
             app.state.gateway = gateway
             yield
 
@@ -112,7 +118,12 @@ def create_app(settings: Settings, metrics: Optional[Metrics] = None) -> Starlet
     return app
 
 
-async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExitStack) -> Gateway:
+async def build(
+    settings: Settings,
+    metrics: Metrics,
+    stack: contextlib.AsyncExitStack,
+    clock: Clock = time.time,
+) -> Gateway:
     """The gateway's object graph, in dependency order; ``stack`` closes what it opened."""
     # The socket timeout must outlast the longest blocking read (the SMS reply budget).
     redis = Redis.from_url(
@@ -180,6 +191,7 @@ async def build(settings: Settings, metrics: Metrics, stack: contextlib.AsyncExi
         WebhookReplies(redis, keys),
         hotline,
         metrics,
+        clock=clock,
     )
     updates = TelegramUpdates(telegram, conversations, hotline) if telegram is not None else None
     if telegram is not None and updates is not None:

@@ -3,7 +3,8 @@
 English and Roman Urdu: at most 2 segments (306 GSM-7 characters); Urdu
 script: at most 3 segments (201 UCS-2 characters). Counted on the real SMS
 body (the short form plus its numbered menu), with placeholders filled with
-long but realistic values. Short forms end by saying how to get more.
+long but realistic values (helplines, fees and a licence from tests/fixtures/content).
+Short forms end by saying how to get more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Dict
 
 import pytest
 
+from actions.agents import promoters
 from actions.content import confirmed_hotlines, format_hotlines
 from actions.nlg import renderer
 from contract.languages import ENGLISH, ROMAN_URDU, URDU
@@ -21,16 +23,19 @@ from contract.segments import GSM7, count, is_gsm7
 BUDGET = {ENGLISH: 2, ROMAN_URDU: 2, URDU: 3}
 MORE = {ENGLISH: "MORE", ROMAN_URDU: "MORE", URDU: "MORE"}
 
+pytestmark = pytest.mark.usefixtures("fixture_content")  # the fee limits in every answer too
+
 
 def _values(language: str) -> Dict[str, Any]:
+    promoter = max(promoters(), key=lambda listed: len(listed.name))
     return {
         "reference": "R-7K2M9Q",
         "hotlines": format_hotlines(confirmed_hotlines(emergency_only=True), language),
-        "name": "Demo Sample Overseas (FICTIONAL)",
-        "licence": "9001/LHR",
+        "name": promoter.name,
+        "licence": promoter.licence_number,
         "city": "Dera Ghazi Khan",
-        "expiry": "2027-06-30",
-        "verified": "2026-11-22",
+        "expiry": promoter.expiry,
+        "verified": promoter.verified,
         "query": "Sky Line Recruiting",
         "offices": "Karachi, Lahore, Peshawar, Rawalpindi, Quetta, Multan",
         "centres": "Islamabad, Lahore, Peshawar",

@@ -43,7 +43,7 @@ def _catalog(path: Path) -> Catalog:
 
 
 def _keys(catalog: Catalog) -> set[Key]:
-    return {(m.context or "", m.id) for m in catalog if m.id}
+    return {(m.context or "", m.id) for m in catalog if m.id and isinstance(m.id, str)}
 
 
 @pytest.fixture(scope="module")

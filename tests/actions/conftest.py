@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import Tracker
+from rasa_sdk.types import DomainDict
 
 from tests.conftest import ROOT
 
@@ -18,11 +19,12 @@ TrackerFactory = Callable[..., Tracker]
 
 
 @pytest.fixture(scope="session")
-def domain() -> Dict[str, Any]:
+def domain() -> DomainDict:
     """The real domain as the action server receives it."""
     from rasa.shared.core.domain import Domain
 
-    return Domain.load(str(ROOT / "domain.yml")).as_dict()
+    # as_dict() is the dict Rasa sends the action server, typed there as a plain dict.
+    return cast(DomainDict, Domain.load(str(ROOT / "domain.yml")).as_dict())
 
 
 @pytest.fixture()

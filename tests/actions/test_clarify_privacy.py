@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import yaml
 from rasa_sdk.events import AllSlotsReset, SlotSet
 
 from actions.clarify import ActionClarify
 from actions.escalation import InMemoryEscalation, Report
 from actions.privacy import ActionDeleteMyData
+from tests.conftest import ROOT, translated
+
+# The deployer's topic titles; their translations are the catalogs' (context "topic").
+TOPICS = yaml.safe_load((ROOT / "content/topics.yml").read_text(encoding="utf-8"))["topics"]
+
+
+def topic_button(intent: str, language: str) -> dict[str, str]:
+    """The button for ``intent`` as the translators wrote its title."""
+    return {"title": translated(language, "topic", TOPICS[intent]), "payload": f"/{intent}"}
 
 
 async def test_unclear_message_offers_top_topics_as_buttons(
@@ -26,14 +36,16 @@ async def test_unclear_message_offers_top_topics_as_buttons(
     [message] = dispatcher.messages
     assert message["response"] == "utter_clarify"
     assert message["buttons"] == [
-        {"title": "Smuggling report karein", "payload": "/report_trafficking"},
-        {"title": "Helpline numbers", "payload": "/ask_hotlines"},
-        {"title": "Bahar aap ke haqooq", "payload": "/ask_rights_abroad"},
-        {"title": "Menu", "payload": "/show_menu"},
+        topic_button("report_trafficking", "ur_Latn"),
+        topic_button("ask_hotlines", "ur_Latn"),
+        topic_button("ask_rights_abroad", "ur_Latn"),
+        topic_button("show_menu", "ur_Latn"),
     ]
 
 
-async def test_nothing_plausible_asks_to_rephrase(make_tracker, domain, dispatcher) -> None:
+async def test_nothing_plausible_asks_to_rephrase(
+    make_tracker, domain, dispatcher, fixture_content
+) -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.5},
         {"name": "ask_protector", "confidence": 0.05},
@@ -42,7 +54,10 @@ async def test_nothing_plausible_asks_to_rephrase(make_tracker, domain, dispatch
         dispatcher, make_tracker(intent="nlu_fallback", ranking=ranking), domain
     )
     assert dispatcher.messages[0]["response"] == "utter_rephrase"
-    assert dispatcher.messages[0]["buttons"] == [{"title": "Menu", "payload": "/show_menu"}]
+    # the menu's title from tests/fixtures/content/topics.yml
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Fixture: all topics", "payload": "/show_menu"}
+    ]
 
 
 async def test_delete_marks_erasure_and_keeps_the_language(
@@ -74,7 +89,7 @@ async def test_delete_says_which_reports_stay_with_staff(
 
 
 async def test_possible_danger_gets_the_emergency_numbers_first(
-    make_tracker, domain, dispatcher
+    make_tracker, domain, dispatcher, fixture_content
 ) -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.8},
@@ -84,6 +99,9 @@ async def test_possible_danger_gets_the_emergency_numbers_first(
     tracker = make_tracker(intent="nlu_fallback", ranking=ranking, language="en")
     await ActionClarify().run(dispatcher, tracker, domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_urgent_numbers", "utter_clarify"]
-    assert "111-247-786" in dispatcher.messages[0]["hotlines"]
+    assert dispatcher.messages[0]["hotlines"] == (  # tests/fixtures/content/directory.yml
+        "Fixture emergency: 115; Fixture rescue: 1133; "
+        "Fixture anti-trafficking hotline: 111-555-786"
+    )
     first_button = dispatcher.messages[1]["buttons"][0]
-    assert first_button == {"title": "I'm in danger now", "payload": "/urgent_help"}
+    assert first_button == {"title": "Fixture: danger now", "payload": "/urgent_help"}

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Dict, List
+
+import yaml
 
 from actions.i18n import fill, format_value
 from actions.nlg import Renderer, render_request, renderer
 from contract.bidi import FSI, PDI
+from tests.conftest import ROOT, translated
 
-RESPONSES = {
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+RESPONSES: Dict[str, List[Dict[str, Any]]] = {
     "utter_fee": [
         {
             "text": "A promoter may charge at most Rs {amount}.",
@@ -18,6 +23,11 @@ RESPONSES = {
     ],
     "utter_default": [{"text": "Sorry, I didn't understand that."}],
 }
+
+
+def source(name: str, sms: bool = False) -> Dict[str, Any]:
+    """A response's English variation in domain.yml: the SMS short form, or the full one."""
+    return next(v for v in DOMAIN["responses"][name] if (v.get("channel") == "sms") == sms)
 
 
 def test_full_form_for_chat_and_telegram() -> None:
@@ -51,15 +61,20 @@ def test_latin_values_inside_urdu_are_isolated() -> None:
 
 
 def test_real_catalogs_translate_texts_and_buttons() -> None:
+    menu = source("utter_menu")
     urdu = renderer().render("utter_menu", "ur")
-    assert urdu.text != renderer().render("utter_menu", "en").text
-    assert [b["payload"] for b in urdu.buttons][:2] == ["/ask_legal_migration", "/ask_verify_agent"]
-    assert urdu.buttons[0]["title"] == "قانونی طریقے سے بیرون ملک کام"
+    assert urdu.text == translated("ur", "utter_menu", menu["text"])
+    assert urdu.buttons == [
+        {"title": translated("ur", "button", button["title"]), "payload": button["payload"]}
+        for button in menu["buttons"]
+    ]
     roman = renderer().render("utter_language_changed", "ur_Latn")
-    assert "Roman Urdu" in roman.text
+    assert roman.text == translated(
+        "ur_Latn", "utter_language_changed", source("utter_language_changed")["text"]
+    )
 
 
-def test_request_uses_the_language_and_channel_slots() -> None:
+def test_request_uses_the_language_slot_and_fills_the_arguments() -> None:
     body = {
         "response": "utter_report_submitted",
         "arguments": {"reference": "R-ABC123"},
@@ -67,17 +82,37 @@ def test_request_uses_the_language_and_channel_slots() -> None:
         "channel": {"name": "rest"},
     }
     answer = render_request(body)
-    assert "R-ABC123" in answer["text"]
-    assert (
-        answer["text"]
-        == renderer()
-        .render("utter_report_submitted", "ur_Latn", values={"reference": "R-ABC123"})
-        .text
+    template = translated(
+        "ur_Latn", "utter_report_submitted", source("utter_report_submitted")["text"]
     )
+    assert answer["text"] == template.format(reference="R-ABC123")
     assert set(answer) == {"text", "buttons", "image", "elements", "attachments", "custom"}
     # The gateway learns the conversation's language and the response from here.
     assert answer["custom"] == {
         "rahnuma": {"language": "ur_Latn", "response": "utter_report_submitted"}
+    }
+
+
+def test_request_on_sms_gets_the_translated_short_form_and_the_full_text_for_more() -> None:
+    body = {
+        "response": "utter_agent_not_found",
+        "arguments": {"query": "Sky Line Recruiting"},
+        "tracker": {"slots": {"language": "ur_Latn", "channel": "sms"}},
+    }
+    answer = render_request(body)
+    short = source("utter_agent_not_found", sms=True)["text"]
+    full = source("utter_agent_not_found")["text"]
+    assert answer["text"] == translated("ur_Latn", "utter_agent_not_found (sms)", short).format(
+        query="Sky Line Recruiting"
+    )
+    assert answer["custom"] == {
+        "rahnuma": {
+            "language": "ur_Latn",
+            "response": "utter_agent_not_found",
+            "more": translated("ur_Latn", "utter_agent_not_found", full).format(
+                query="Sky Line Recruiting"
+            ),
+        }
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from cryptography.fernet import Fernet
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
+from bot.conversation.inbox import Clock
 from bot.metrics import Metrics
 from bot.settings import Settings
 from dev.fakes import PeerState, create_peers
@@ -200,8 +202,13 @@ async def local_peers() -> AsyncIterator[tuple[PeerState, str, FakeRasa, str]]:
 
 
 @asynccontextmanager
-async def running_stack(prefix: str, **overrides: str) -> AsyncIterator[Stack]:
-    """Peers, fake Rasa and the gateway, all running; torn down afterwards."""
+async def running_stack(
+    prefix: str, clock: Clock = time.time, **overrides: str
+) -> AsyncIterator[Stack]:
+    """Peers, fake Rasa and the gateway, all running; torn down afterwards.
+
+    ``clock``: the gateway's wall clock (``create_app``); ``overrides``: settings.
+    """
     gateway_socket = free_socket()
     gateway_url = f"http://127.0.0.1:{gateway_socket.getsockname()[1]}"
     async with local_peers() as (peers, peers_url, rasa, rasa_url):
@@ -216,7 +223,7 @@ async def running_stack(prefix: str, **overrides: str) -> AsyncIterator[Stack]:
         settings = Settings.load(environ=env)
         metrics = Metrics()
         async with (
-            serving(create_app(settings, metrics), gateway_socket) as url,
+            serving(create_app(settings, metrics, clock), gateway_socket) as url,
             httpx.AsyncClient(timeout=30) as http,
         ):
             yield Stack(

@@ -44,7 +44,6 @@ from contract.languages import LANGUAGES
 from contract.limits import TWILIO_MAX_CHARS
 from contract.segments import count
 from tests.bot.conftest import (
-    REDIS_URL,
     TWILIO_FROM,
     TWILIO_SID,
     WEBHOOK_SECRET,
@@ -52,6 +51,7 @@ from tests.bot.conftest import (
     running_stack,
     text_update,
 )
+from tests.conftest import REDIS_URL
 
 T = TypeVar("T")
 

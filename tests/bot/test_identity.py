@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from typing import List
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,6 +25,13 @@ RETENTION = 30 * 86400
 
 def new_key() -> str:
     return Fernet.generate_key().decode()
+
+
+def as_bytes(value: object) -> bytes:
+    """A Redis answer as this client gives it: bytes (it does not decode; redis-py's types
+    say bytes or str, since they cannot know)."""
+    assert isinstance(value, bytes), value
+    return value
 
 
 # -- pseudonyms -----------------------------------------------------------------
@@ -53,7 +61,7 @@ def test_a_pseudonym_differs_by_address_channel_and_key() -> None:
         (Channel.TELEGRAM, "1000000001"),
     ],
 )
-def test_a_pseudonym_never_contains_the_address(channel: str, address: str) -> None:
+def test_a_pseudonym_never_contains_the_address(channel: Channel, address: str) -> None:
     pseudonym = Pseudonyms(KEY).of(channel, address)
     assert address.lstrip("+") not in pseudonym
     # Keyed: whoever has the address but not the key cannot compute (or confirm) it.
@@ -170,23 +178,25 @@ async def test_the_gateway_keeps_no_phone_number_or_chat_id_in_plain_text(
     await stack.post_update(stack.telegram_text(int(CHAT), "waiting in the inbox"))
     await stack.telegram_sent(int(CHAT), 2)  # the holding message
 
-    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+    keys = [as_bytes(key) async for key in redis.scan_iter(f"{prefix}:*")]
     assert any(b":inbox:" in key for key in keys)
     forbidden = [PHONE, PHONE[1:], CHAT, "waiting in the inbox"]
     for key in keys:
-        kind = (await redis.type(key)).decode()
+        kind = as_bytes(await redis.type(key)).decode()
+        values: List[bytes]
         if kind == "string":
-            values = [await redis.get(key)]
+            values = [as_bytes(await redis.get(key))]
         elif kind == "list":
-            values = await redis.lrange(key, 0, -1)
+            values = [as_bytes(value) for value in await redis.lrange(key, 0, -1)]
         elif kind == "set":
-            values = list(await redis.smembers(key))
+            values = [as_bytes(value) for value in await redis.smembers(key)]
         elif kind == "zset":
-            values = await redis.zrange(key, 0, -1)
+            values = [as_bytes(value) for value in await redis.zrange(key, 0, -1)]
         elif kind == "stream":
-            values = [v for _, fields in await redis.xrange(key) for v in fields.values()]
+            entries = await redis.xrange(key) or []
+            values = [as_bytes(v) for _, fields in entries for v in (fields or {}).values()]
         else:
-            values = list((await redis.hgetall(key)).values())
+            values = [as_bytes(value) for value in (await redis.hgetall(key)).values()]
         for text in forbidden:
             assert text.encode() not in key
             for value in values:

@@ -131,8 +131,8 @@ async def two_gateways(prefix: str, **overrides: str) -> AsyncIterator[Pair]:
                     process.terminate()
             for process in processes:
                 process.wait(10)
-            for log in logs:
-                log.close()
+            for written in logs:
+                written.close()
 
 
 async def _wait_healthy(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.texts import TEXTS, text
-from contract.languages import ENGLISH, LANGUAGES
+from bot.texts import CONTEXT, TEXTS, text
+from contract.bidi import isolate
+from contract.languages import ENGLISH, LANGUAGES, URDU
 from contract.segments import count
+from tests.conftest import translated
 
 SMS_TEXTS = (
     "holding",
@@ -39,11 +41,18 @@ def test_urdu_texts_are_in_urdu_script() -> None:
     assert all(any("\u0600" <= c <= "\u06ff" for c in text(key, "ur")) for key in TEXTS)
 
 
-def test_emergency_number_is_kept_in_every_language() -> None:
-    # 15 is the police emergency number in content/directory.yml (confirmed, with source).
-    for language in LANGUAGES:
-        assert "15" in text("rate_limited", language)
-        assert "15" in text("sms_help", language)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_texts_give_the_directorys_first_confirmed_emergency_number(
+    language: str, fixture_content
+) -> None:
+    # tests/fixtures/content/directory.yml lists an unconfirmed emergency line (1100) before
+    # the confirmed 115: a deployer who changes the directory changes every text.
+    number = isolate("115") if language == URDU else "115"
+    with_number = [key for key, english in TEXTS.items() if "{emergency}" in english]
+    assert {"rate_limited", "sms_help", "error"} <= set(with_number)
+    for key in with_number:
+        expected = translated(language, CONTEXT, TEXTS[key]).replace("{emergency}", number)
+        assert text(key, language) == expected, key
 
 
 def test_an_unknown_language_falls_back_to_english() -> None:

@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+import yaml
 
-from tests.conftest import ROOT
+from actions.content import confirmed_hotlines, format_hotlines
+from tests.conftest import ROOT, translated
 
 pytestmark = pytest.mark.integration
 
 MODEL = Path(os.environ.get("RAHNUMA_MODEL", ROOT / "models/rahnuma.tar.gz"))
 ACTION_SERVER = os.environ.get("ACTION_SERVER_URL", "http://localhost:5055")
 URDU_LETTERS = re.compile(r"[\u0600-\u06ff]")
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def response(name: str, language: str = "en") -> str:
+    """Response ``name`` (its full form: no channel here) as the catalogs translate it."""
+    english = next(v["text"] for v in DOMAIN["responses"][name] if not v.get("channel"))
+    return translated(language, name, str(english))
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +48,7 @@ def agent() -> Any:
         generator=EndpointConfig(f"{ACTION_SERVER}/nlg"),
     )
     loaded.tracker_store = ErasingInMemoryTrackerStore(domain=loaded.domain)
+    assert loaded.processor is not None, "the model loaded without a processor"
     loaded.processor.tracker_store = loaded.tracker_store
     return loaded
 
@@ -72,11 +82,12 @@ async def test_first_contact_gets_the_privacy_notice_in_the_users_language(agent
     replies = await chat.texts("السلام علیکم، مجھے بیرون ملک نوکری کے بارے میں پوچھنا ہے")
     assert len(replies) >= 2
     assert all(_is_urdu(reply) for reply in replies)
-    assert "DELETE" in replies[0] and "PRIVACY" in replies[0]
+    notice = response("utter_privacy_notice", "ur")
+    assert replies[0] == notice
     notes = [r["custom"]["rahnuma"] for r in await chat.say("شکریہ") if "custom" in r]
     assert notes and all(note["language"] == "ur" for note in notes)  # what the gateway reads
     second = await chat.texts("پروٹیکٹر کیا ہوتا ہے اور کیوں ضروری ہے")
-    assert not any("DELETE" in reply and "PRIVACY" in reply for reply in second)
+    assert second and notice not in second  # once only
 
 
 async def test_reply_language_follows_the_user_and_short_replies_do_not_flip_it(agent: Any) -> None:
@@ -87,7 +98,7 @@ async def test_reply_language_follows_the_user_and_short_replies_do_not_flip_it(
     assert await chat.slot("language") == "ur_Latn"
     replies = await chat.texts("what is the protector and why do I need it")
     assert await chat.slot("language") == "en"
-    assert any("Protectorate" in reply for reply in replies)
+    assert response("utter_protector") in replies
 
 
 async def test_explicit_language_choice_sticks(agent: Any) -> None:
@@ -105,8 +116,12 @@ async def test_someone_in_danger_gets_emergency_numbers_in_the_first_reply(agent
     replies = await chat.texts(
         "help they locked my brother in a room and took his passport, he cannot get out"
     )
-    assert "111-247-786" in replies[0] and "15" in replies[0] and "1122" in replies[0]
-    assert len(replies) == 2  # then the offer to pass the case to staff
+    # every confirmed emergency line of the deployer's directory, before anything else
+    hotlines = format_hotlines(confirmed_hotlines(emergency_only=True), "en")
+    assert replies == [
+        response("utter_urgent_numbers").format(hotlines=hotlines),
+        response("utter_offer_handoff"),  # then the offer to pass the case to staff
+    ]
 
 
 async def test_a_report_gets_a_reference_after_consent(agent: Any) -> None:
@@ -131,8 +146,8 @@ async def test_a_hotline_question_in_the_middle_of_a_report_returns_to_it(agent:
     await chat.say("/report_trafficking")
     await chat.say("/affirm")
     replies = await chat.texts("what is the helpline number")
-    joined = " ".join(replies)
-    assert "111-247-786" in joined
+    hotlines = format_hotlines(confirmed_hotlines(), "en")
+    assert response("utter_hotlines").format(hotlines=hotlines) in replies
     assert await chat.slot("requested_slot") == "report_description"
 
 

@@ -241,7 +241,7 @@ if HAVE_HYPOTHESIS:
     _TEXT = st.lists(
         st.one_of(
             _ANY_TEXT,
-            st.text(alphabet=st.characters(codec=None, categories=("Cs",)), min_size=1),
+            st.text(alphabet=st.characters(codec=None, categories=["Cs"]), min_size=1),
             st.text(
                 alphabet=st.characters(codec=None, min_codepoint=0xFB50, max_codepoint=0xFEFF),
                 min_size=1,

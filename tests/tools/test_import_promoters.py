@@ -104,11 +104,12 @@ def test_missing_column_is_a_clear_error(official: Path, tmp_path: Path, capsys)
     assert "missing column(s) ['Expiry']" in capsys.readouterr().err
 
 
-def test_shipped_sample_is_in_the_import_format() -> None:
-    sample = ROOT / "content/promoters.csv"
-    rows = _rows(sample)
-    assert rows and all("FICTIONAL" in row["name"] for row in rows)
-    assert list(rows[0]) == [
+def test_shipped_list_is_in_the_import_format() -> None:
+    # Whatever list the deployer loaded (the shipped one is a fictional sample), its columns
+    # are the ones the import writes; its rows are checked in tests/test_content.py.
+    with (ROOT / "content/promoters.csv").open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header == [
         "licence_number",
         "name",
         "city",

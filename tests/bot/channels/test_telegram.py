@@ -6,6 +6,8 @@ import asyncio
 import json
 
 from bot.channels.telegram import split_text
+from bot.texts import text
+from contract.languages import ENGLISH, URDU
 from tests.bot.conftest import WEBHOOK_SECRET, Stack
 
 CHAT = 5550001
@@ -107,7 +109,7 @@ async def test_commands_map_to_the_assistants_intents(stack: Stack) -> None:
 async def test_an_unknown_command_gets_a_hint_without_reaching_rasa(stack: Stack) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/frobnicate now"))
     sent = await stack.telegram_sent(CHAT, 1)
-    assert "/menu" in sent[0]["text"]
+    assert [message["text"] for message in sent] == [text("unknown_command", ENGLISH)]
     assert stack.rasa.received == []
 
 
@@ -136,8 +138,9 @@ async def test_media_gets_a_short_reply_in_the_users_language(stack: Stack) -> N
         assert (await stack.post_update(update)).status_code == 200
     sent = await stack.telegram_sent(CHAT, 1 + len(kinds))
     assert len(stack.rasa.received) == 1  # media never reach Rasa
-    for message in sent[1:]:
-        assert "/menu" in message["text"]
+    # In the conversation's language (English, as Rasa answered /language), not the app's (ur)
+    reply = text("media_telegram", ENGLISH)
+    assert [message["text"] for message in sent[1:]] == [reply] * len(kinds)
 
 
 async def test_urdu_app_users_get_media_replies_in_urdu(stack: Stack) -> None:
@@ -146,7 +149,7 @@ async def test_urdu_app_users_get_media_replies_in_urdu(stack: Stack) -> None:
     update["message"]["voice"] = {"file_id": "v", "file_unique_id": "v", "duration": 3}
     await stack.post_update(update)
     sent = await stack.telegram_sent(CHAT, 1)
-    assert any("\u0600" <= c <= "\u06ff" for c in sent[0]["text"])
+    assert [message["text"] for message in sent] == [text("media_telegram", URDU)]
 
 
 async def test_long_replies_are_split_on_sentences_with_buttons_on_the_last(stack: Stack) -> None:
@@ -159,11 +162,12 @@ async def test_long_replies_are_split_on_sentences_with_buttons_on_the_last(stac
 
 
 def test_split_text_keeps_everything_and_prefers_sentence_ends() -> None:
-    text = "Short one. " + "word " * 2000 + "End."
-    parts = split_text(text, 4096)
-    assert all(len(part) <= 4096 for part in parts)
-    assert " ".join(parts).split() == text.split()
-    assert parts[0] == "Short one." or len(parts[0]) > 10
+    long = "Short one. " + "word " * 2000 + "End."
+    parts = split_text(long, 4096)
+    # Cut after the only sentence end that fits, then at the last space before each limit.
+    full = " ".join(["word"] * 819)  # 4094 characters: one more word would not fit
+    assert parts == ["Short one.", full, full, " ".join(["word"] * 362) + " End."]
+    assert " ".join(parts).split() == long.split()
 
 
 async def test_a_redelivered_update_is_answered_once(stack: Stack) -> None:
