@@ -135,7 +135,7 @@ test-stories: install compile train ## Conversation tests in English, Urdu and R
 
 # Everyday messages reaching a critical intent: the target is 0.5% per language
 # (issue 11); until the chosen pipeline reaches it, the gate holds the level reached.
-MAX_EVERYDAY_RATE ?= 0.05
+MAX_EVERYDAY_RATE ?= 0.01
 
 eval: install train ## Held-out NLU evaluation per language, and false alarms on everyday messages
 	@$(PY) -m tools.evaluate_nlu --model $(MODEL) --test-data nlu/heldout --out results/nlu \

@@ -5,7 +5,8 @@ Two conditions, both required:
 
 - confidence: at least ``critical_threshold``;
 - evidence: the message holds a word or phrase of danger or of a report
-  (``nlu/evidence.yml``, in the three languages). A classifier trained on
+  (``nlu/evidence.yml``, in the three languages: a strong sign, or words that
+  everyday talk also uses in a short message or in pairs). A classifier trained on
   on-topic data is confidently wrong on everyday chatter ("product buht acha
   hai" → urgent_help 0.98); such text has no evidence.
 
@@ -19,6 +20,7 @@ every training example of both intents.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Pattern
 
@@ -47,33 +49,62 @@ class EvidenceError(Exception):
     """The evidence file is missing or malformed."""
 
 
-def load_evidence(path: Path = EVIDENCE_FILE) -> Pattern[str]:
-    """One pattern matching any evidence of danger or of a report, from ``path``."""
+@dataclass(frozen=True)
+class Evidence:
+    """The words that show danger or a report (``nlu/evidence.yml``), compiled."""
+
+    strong: Pattern[str]
+    weak: Pattern[str]
+    short_words: int
+    jest: Pattern[str]
+
+    def found_in(self, text: str) -> bool:
+        """A strong sign, or a weak one in a short message, or two different weak ones;
+        never in a message that laughs at itself."""
+        if self.jest.search(text):
+            return False
+        if self.strong.search(text):
+            return True
+        weak = {match.group(0).casefold() for match in self.weak.finditer(text)}
+        return len(weak) >= 2 or (len(weak) == 1 and len(text.split()) <= self.short_words)
+
+
+def _compile(path: Path, entries: Any, section: str) -> Pattern[str]:
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise EvidenceError(f"{path}: `{section}` must be a list of patterns")
+    # Urdu is written with everyday letters and matched against normalised text;
+    # Latin patterns are left alone (the normaliser would fold their letter runs).
+    patterns = [entry if entry.isascii() else normalize(entry).text for entry in entries]
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    except re.error as error:
+        raise EvidenceError(
+            f"{path}: a `{section}` pattern is not a valid regular expression: {error}"
+        ) from error
+
+
+def load_evidence(path: Path = EVIDENCE_FILE) -> Evidence:
+    """The evidence patterns in ``path``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise EvidenceError(f"cannot read {path}: {error}") from error
     if not isinstance(data, dict):
-        raise EvidenceError(f"{path}: expected `danger:` and `report:` lists")
-    patterns: List[str] = []
-    for section in ("danger", "report"):
-        entries = data.get(section)
-        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-            raise EvidenceError(f"{path}: `{section}` must be a list of patterns")
-        # Urdu is written with everyday letters and matched against normalised text;
-        # Latin patterns are left alone (the normaliser would fold their letter runs).
-        patterns += [entry if entry.isascii() else normalize(entry).text for entry in entries]
-    try:
-        return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-    except re.error as error:
-        raise EvidenceError(
-            f"{path}: a pattern is not a valid regular expression: {error}"
-        ) from error
+        raise EvidenceError(f"{path}: expected `strong:` and `weak:` lists")
+    short_words = data.get("short_words")
+    if not isinstance(short_words, int) or short_words < 1:
+        raise EvidenceError(f"{path}: `short_words` must be a positive number")
+    return Evidence(
+        _compile(path, data.get("strong"), "strong"),
+        _compile(path, data.get("weak"), "weak"),
+        short_words,
+        _compile(path, [data.get("jest")], "jest"),
+    )
 
 
-def has_evidence(text: str, evidence: Pattern[str]) -> bool:
+def has_evidence(text: str, evidence: Evidence) -> bool:
     """True when the (normalised) text holds a sign of danger or of a report."""
-    return evidence.search(text) is not None
+    return evidence.found_in(text)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -89,7 +120,7 @@ class CriticalIntentGate(GraphComponent):
             "require_evidence": True,
         }
 
-    def __init__(self, config: Dict[str, Any], evidence: Optional[Pattern[str]] = None) -> None:
+    def __init__(self, config: Dict[str, Any], evidence: Optional[Evidence] = None) -> None:
         self._threshold = float(config["critical_threshold"])
         self._intents = frozenset(config["intents"])
         self._evidence = evidence if config.get("require_evidence", True) else None

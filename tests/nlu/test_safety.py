@@ -132,9 +132,29 @@ def test_evidence_can_be_switched_off_for_a_study() -> None:
 
 def test_a_broken_evidence_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "evidence.yml"
-    bad.write_text("danger: ['(unclosed']\nreport: []\n", encoding="utf-8")
+    bad.write_text("short_words: 4\njest: lol\nstrong: ['(unclosed']\nweak: []\n", encoding="utf-8")
     with pytest.raises(EvidenceError, match="not a valid regular expression"):
         load_evidence(bad)
-    bad.write_text("danger: oops\n", encoding="utf-8")
+    bad.write_text("short_words: 4\njest: lol\nstrong: oops\nweak: []\n", encoding="utf-8")
     with pytest.raises(EvidenceError, match="list of patterns"):
         load_evidence(bad)
+    bad.write_text("strong: []\nweak: []\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="short_words"):
+        load_evidence(bad)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "help me choose a laptop for university, budget is tight",
+        "bachao bachao 😂 ammi ne mera room dekh liya",
+        "boss ne office me qaid kiya hua hai lol",
+    ],
+)
+def test_words_everyday_talk_shares_with_danger_are_not_evidence_alone(text: str) -> None:
+    assert not has_evidence(normalize(text).text, EVIDENCE)
+
+
+@pytest.mark.parametrize("text", ["help plz", "emergency", "stuck in a truck, no air"])
+def test_weak_words_count_in_a_short_message_or_in_pairs(text: str) -> None:
+    assert has_evidence(normalize(text).text, EVIDENCE)
