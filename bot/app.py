@@ -197,15 +197,27 @@ async def build(
     if telegram is not None and updates is not None:
         await _start_telegram(settings, telegram, updates, stack)
     await outbox.ensure_group()
-    for worker in (conversations.sweep(), outbox.work()):
-        task = asyncio.create_task(worker)
-        stack.callback(task.cancel)
+    workers = [asyncio.create_task(conversations.sweep()), asyncio.create_task(outbox.work())]
+    # The stack unwinds last-in first: the workers stop (no new drains), then the drains
+    # under way finish, then the clients close.
     stack.push_async_callback(conversations.wait_idle)
+    stack.push_async_callback(_stop, workers)
     logger.info(
         "gateway ready",
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
     return Gateway(settings, redis, metrics, conversations, rasa, hotline, updates, sms, validator)
+
+
+async def _stop(tasks: List[asyncio.Task[None]]) -> None:
+    """Cancels background workers and waits until they have ended.
+
+    Cancelled again while still running: redis-py's socket writes can swallow one cancel.
+    """
+    while any(not task.done() for task in tasks):
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=1.0)
 
 
 async def _start_telegram(

@@ -112,10 +112,13 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RedisServerError(f"redis-server exited: {self.log.read_text()[-2000:]}")
+                log = self.log.read_text()[-2000:]
+                self.stop()
+                raise RedisServerError(f"redis-server exited: {log}")
             if answers(self.url, timeout=0.5):  # not listening yet, or still loading the AOF
                 return self
             time.sleep(0.05)
+        self.stop()  # nothing is left behind when it never answered
         raise RedisServerError(f"redis-server did not answer in {START_TIMEOUT:.0f} s")
 
     def kill(self) -> None:

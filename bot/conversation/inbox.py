@@ -59,7 +59,7 @@ from contract.channels import Channel
 from contract.keys import Keys
 from contract.languages import ENGLISH, LANGUAGES
 from contract.limits import TELEGRAM_MAX_TEXT
-from contract.sealing import Sealer
+from contract.sealing import InvalidToken, Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,14 @@ class Conversations:
 
     async def _answer(self, pseudonym: str, raw: bytes) -> bool:
         """Answers one queued message; False when it must wait (Rasa unavailable)."""
-        item: Dict[str, Any] = json.loads(self._sealer.open(raw))
+        try:
+            item: Dict[str, Any] = json.loads(self._sealer.open(raw))
+        except (InvalidToken, ValueError):
+            # Sealed with a key no longer configured, or malformed: nobody can answer it,
+            # and it must not keep the user's later messages waiting.
+            logger.error("a queued message for %s cannot be read; skipped", pseudonym)
+            self._metrics.errors.labels("unreadable").inc()
+            return True
         name = Channel.parse(item["channel"])
         channel = self._channels.get(name) if name is not None else None
         if channel is None:

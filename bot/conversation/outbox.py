@@ -28,7 +28,7 @@ from bot.metrics import Metrics
 from bot.streams import consumer_name, ensure_group
 from contract.channels import Channel
 from contract.keys import Keys
-from contract.sealing import Sealer
+from contract.sealing import InvalidToken, Sealer
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ MAX_DELIVERIES = 8
 
 Sender = Callable[[str, Sequence[Outgoing]], Awaitable[None]]  # a channel's send(address, ...)
 # What became of an entry (the rahnuma_outbox_total metric's result label).
-Result = Literal["sent", "opted_out", "no_address", "no_channel", "refused", "retry", "dead_letter"]
+Result = Literal[
+    "sent", "opted_out", "no_address", "no_channel", "refused", "retry", "dead_letter", "unreadable"
+]
 
 
 class Outbox:
@@ -122,7 +124,14 @@ class Outbox:
             reason: Result = "no_address" if address is None else "no_channel"
             logger.warning("outbox: %s for %s; entry dropped", reason, pseudonym)
             return await self._done(entry_id, channel, reason)
-        messages = decode_outgoing(self._sealer.open(fields[b"body"]))
+        try:
+            messages = decode_outgoing(self._sealer.open(fields[b"body"]))
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            # Sealed with a key no longer configured, or malformed: it can never be sent,
+            # and it must not block the entries behind it.
+            logger.error("outbox: an entry for %s cannot be read; moved to dead letters", pseudonym)
+            await self._redis.xadd(self._dead, {k.decode(): v for k, v in fields.items()})
+            return await self._done(entry_id, channel, "unreadable")
         try:
             await sender(address, messages)
         except DeliveryError as error:
