@@ -16,12 +16,12 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import yaml
 
-from contract.directory import DirectoryError, Hotline, format_hotlines, parse_hotlines, served
+from contract.directory import DirectoryError, Helpline, format_hotlines, parse_hotlines, served
 from contract.languages import URDU, known
 
 __all__ = [
     "ContentError",
-    "Hotline",
+    "Helpline",
     "confirmed_hotlines",
     "content_dir",
     "directory",
@@ -66,7 +66,7 @@ def directory() -> Dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def hotlines() -> List[Hotline]:
+def hotlines() -> List[Helpline]:
     """Every helpline in the directory, confirmed or not."""
     try:
         return parse_hotlines(directory())
@@ -74,7 +74,7 @@ def hotlines() -> List[Hotline]:
         raise ContentError(str(error)) from error
 
 
-def confirmed_hotlines(emergency_only: bool = False) -> List[Hotline]:
+def confirmed_hotlines(emergency_only: bool = False) -> List[Helpline]:
     """The helplines that may be shown to users, in file order."""
     return served(hotlines(), emergency_only)
 

@@ -21,7 +21,7 @@ class DirectoryError(Exception):
 
 
 @dataclass(frozen=True)
-class Hotline:
+class Helpline:
     """One helpline, as listed in content/directory.yml."""
 
     id: str
@@ -37,7 +37,7 @@ class Hotline:
         return self.names.get(language) or self.names[ENGLISH]
 
 
-def parse_hotlines(directory: Mapping[str, Any]) -> List[Hotline]:
+def parse_hotlines(directory: Mapping[str, Any]) -> List[Helpline]:
     """Every helpline in the parsed directory, confirmed or not, in file order.
 
     Raises DirectoryError naming the entry when one is malformed: a deployer's
@@ -49,7 +49,7 @@ def parse_hotlines(directory: Mapping[str, Any]) -> List[Hotline]:
     return [_hotline(index, entry) for index, entry in enumerate(entries, start=1)]
 
 
-def _hotline(index: int, entry: Any) -> Hotline:
+def _hotline(index: int, entry: Any) -> Helpline:
     where = f"directory.yml: helpline {index}"
     if not isinstance(entry, Mapping):
         raise DirectoryError(f"{where} is not a mapping")
@@ -62,7 +62,7 @@ def _hotline(index: int, entry: Any) -> Hotline:
     missing = [field for field in ("id", "number", "source", "verified") if not entry.get(field)]
     if missing:
         raise DirectoryError(f"{where}: missing {', '.join(missing)}")
-    return Hotline(
+    return Helpline(
         id=str(entry["id"]),
         number=str(entry["number"]),
         names={str(language): str(name) for language, name in names.items()},
@@ -73,12 +73,12 @@ def _hotline(index: int, entry: Any) -> Hotline:
     )
 
 
-def served(hotlines: Sequence[Hotline], emergency_only: bool = False) -> List[Hotline]:
+def served(hotlines: Sequence[Helpline], emergency_only: bool = False) -> List[Helpline]:
     """The helplines that may be shown to users (confirmed), in file order."""
     return [line for line in hotlines if line.confirmed and (line.emergency or not emergency_only)]
 
 
-def emergency_number(hotlines: Sequence[Hotline]) -> str:
+def emergency_number(hotlines: Sequence[Helpline]) -> str:
     """The number the gateway's short texts give: the first confirmed emergency line."""
     lines = served(hotlines, emergency_only=True)
     if not lines:
@@ -86,7 +86,7 @@ def emergency_number(hotlines: Sequence[Hotline]) -> str:
     return lines[0].number
 
 
-def format_hotlines(lines: Sequence[Hotline], language: str) -> str:
+def format_hotlines(lines: Sequence[Helpline], language: str) -> str:
     """'Name: number' pairs joined for one message.
 
     In Urdu the numbers are isolated (``contract/bidi.py``) so that a digit run

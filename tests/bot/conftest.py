@@ -104,7 +104,7 @@ def text_update(
     }
 
 
-class Stack:
+class GatewayRig:
     """A running gateway with its peers, and ways to talk to it as Telegram and Twilio do."""
 
     def __init__(
@@ -204,7 +204,7 @@ async def local_peers() -> AsyncIterator[tuple[PeerState, str, FakeRasa, str]]:
 @asynccontextmanager
 async def running_stack(
     prefix: str, clock: Clock = time.time, **overrides: str
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator[GatewayRig]:
     """Peers, fake Rasa and the gateway, all running; torn down afterwards.
 
     ``clock``: the gateway's wall clock (``create_app``); ``overrides``: settings.
@@ -226,12 +226,12 @@ async def running_stack(
             serving(create_app(settings, metrics, clock), gateway_socket) as url,
             httpx.AsyncClient(timeout=30) as http,
         ):
-            yield Stack(
+            yield GatewayRig(
                 url, settings.public_url or gateway_url, peers, rasa, settings, metrics, http
             )
 
 
 @pytest.fixture
-async def stack(prefix: str) -> AsyncIterator[Stack]:
+async def stack(prefix: str) -> AsyncIterator[GatewayRig]:
     async with running_stack(prefix) as running:
         yield running

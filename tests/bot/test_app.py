@@ -30,7 +30,7 @@ from tests.bot.conftest import (
     BOT_TOKEN,
     TWILIO_TOKEN,
     WEBHOOK_SECRET,
-    Stack,
+    GatewayRig,
     environment,
     local_peers,
     running_stack,
@@ -73,13 +73,13 @@ def value(exposition: str, name: str, **labels: str) -> Optional[float]:
 # -- health and readiness ---------------------------------------------------------------
 
 
-async def test_healthz_answers_200(stack: Stack) -> None:
+async def test_healthz_answers_200(stack: GatewayRig) -> None:
     response = await stack.http.get(stack.url + "/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_follows_rasa(stack: Stack) -> None:
+async def test_readyz_follows_rasa(stack: GatewayRig) -> None:
     ready = await stack.http.get(stack.url + "/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "redis": True, "rasa": True}
@@ -96,7 +96,7 @@ async def test_readyz_follows_rasa(stack: Stack) -> None:
 # -- metrics --------------------------------------------------------------------
 
 
-async def test_metrics_count_what_happened_and_name_no_one(stack: Stack) -> None:
+async def test_metrics_count_what_happened_and_name_no_one(stack: GatewayRig) -> None:
     sms_text = "my employer took my passport 4417"
     telegram_text = "is agent Rashid licensed 5528"
     answer = await stack.post_sms(stack.sms_params(PHONE, sms_text))
@@ -237,11 +237,11 @@ async def test_logs_never_carry_numbers_chat_ids_text_or_secrets(
 # -- delivery through outages -------------------------------------------------------
 
 
-def sent_to(stack: Stack, chat: int = CHAT) -> List[str]:
+def sent_to(stack: GatewayRig, chat: int = CHAT) -> List[str]:
     return [m["text"] for m in stack.peers.telegram_to(chat)]
 
 
-async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: Stack) -> None:
+async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: GatewayRig) -> None:
     stack.rasa.down = True
     await stack.post_update(stack.telegram_text(CHAT, "is anyone there?"))
     await stack.telegram_sent(CHAT, 1)
@@ -259,7 +259,7 @@ async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: Stack) 
 
 
 async def test_a_429_from_the_bot_api_delays_the_reply_but_does_not_drop_it(
-    stack: Stack,
+    stack: GatewayRig,
 ) -> None:
     stack.peers.fail_telegram = [429]
     started = time.monotonic()
@@ -294,7 +294,7 @@ async def test_a_failed_send_is_queued_and_delivered_later(
 
 
 async def test_delete_erases_what_the_gateway_keeps_about_the_user(
-    stack: Stack, redis: Redis, prefix: str
+    stack: GatewayRig, redis: Redis, prefix: str
 ) -> None:
     pseudonym = Pseudonyms(str(stack.settings.pseudonym_key)).of(Channel.TELEGRAM, str(CHAT))
     user_key, address_key = f"{prefix}:user:{pseudonym}", f"{prefix}:address:{pseudonym}"

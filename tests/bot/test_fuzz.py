@@ -47,7 +47,7 @@ from tests.bot.conftest import (
     TWILIO_FROM,
     TWILIO_SID,
     WEBHOOK_SECRET,
-    Stack,
+    GatewayRig,
     running_stack,
     text_update,
 )
@@ -235,7 +235,7 @@ class Mark:
 class Harness:
     """The running stack, seen from the test's thread."""
 
-    stack: Stack
+    stack: GatewayRig
     loop: asyncio.AbstractEventLoop
     http: httpx.Client
     redis: redis.Redis
@@ -350,7 +350,7 @@ def gateway() -> Iterator[Harness]:
             f"loop: {context.get('message')} {context.get('exception')!r}"
         )
     )
-    started: concurrent.futures.Future[Stack] = concurrent.futures.Future()
+    started: concurrent.futures.Future[GatewayRig] = concurrent.futures.Future()
     stop = asyncio.Event()
 
     async def serve() -> None:

@@ -15,7 +15,7 @@ from bot.identity import AddressBook, Pseudonyms
 from contract.channels import Channel
 from contract.keys import Keys
 from contract.sealing import Sealer
-from tests.bot.conftest import Stack
+from tests.bot.conftest import GatewayRig
 
 KEY = "pseudonym-key-" + "z" * 30
 PHONE = "+923451239876"
@@ -168,7 +168,7 @@ async def test_addresses_survive_key_rotation(redis: Redis, prefix: str) -> None
 
 
 async def test_the_gateway_keeps_no_phone_number_or_chat_id_in_plain_text(
-    stack: Stack, redis: Redis, prefix: str
+    stack: GatewayRig, redis: Redis, prefix: str
 ) -> None:
     params = stack.sms_params(PHONE, "my number is in the From field")
     assert (await stack.post_sms(params)).status_code == 200

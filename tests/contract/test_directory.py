@@ -13,7 +13,7 @@ import pytest
 from contract.bidi import FSI, PDI
 from contract.directory import (
     DirectoryError,
-    Hotline,
+    Helpline,
     emergency_number,
     format_hotlines,
     parse_hotlines,
@@ -53,11 +53,11 @@ DIRECTORY: Dict[str, Any] = {
 
 
 @pytest.fixture
-def hotlines() -> List[Hotline]:
+def hotlines() -> List[Helpline]:
     return parse_hotlines(DIRECTORY)
 
 
-def test_every_helpline_is_parsed_in_file_order(hotlines: List[Hotline]) -> None:
+def test_every_helpline_is_parsed_in_file_order(hotlines: List[Helpline]) -> None:
     assert [line.id for line in hotlines] == [
         "draft",
         "advice",
@@ -67,7 +67,7 @@ def test_every_helpline_is_parsed_in_file_order(hotlines: List[Hotline]) -> None
         "bureau",
     ]
     rescue = hotlines[2]
-    assert rescue == Hotline(
+    assert rescue == Helpline(
         id="rescue",
         number="1122",
         names={"en": "Rescue", "ur": "ریسکیو"},
@@ -114,13 +114,13 @@ def test_a_helpline_of_the_wrong_shape_is_a_directory_error(hotlines: Any) -> No
         parse_hotlines({"hotlines": hotlines})
 
 
-def test_served_keeps_only_confirmed_lines_in_file_order(hotlines: List[Hotline]) -> None:
+def test_served_keeps_only_confirmed_lines_in_file_order(hotlines: List[Helpline]) -> None:
     assert [line.id for line in served(hotlines)] == ["advice", "rescue", "police", "bureau"]
     assert [line.id for line in served(hotlines, emergency_only=True)] == ["rescue", "police"]
 
 
 def test_the_emergency_number_is_the_first_confirmed_emergency_line(
-    hotlines: List[Hotline],
+    hotlines: List[Helpline],
 ) -> None:
     assert emergency_number(hotlines) == "1122"
     assert emergency_number(hotlines[3:]) == "15"
@@ -140,26 +140,26 @@ def test_no_confirmed_emergency_line_is_a_directory_error(hotlines: List[Dict[st
         emergency_number(lines)
 
 
-def test_in_english_lines_read_name_colon_number(hotlines: List[Hotline]) -> None:
+def test_in_english_lines_read_name_colon_number(hotlines: List[Helpline]) -> None:
     lines = served(hotlines, emergency_only=True)
     assert format_hotlines(lines, ENGLISH) == "Rescue: 1122; police line: 15"
 
 
 def test_in_urdu_numbers_are_isolated_and_joined_with_the_urdu_comma(
-    hotlines: List[Hotline],
+    hotlines: List[Helpline],
 ) -> None:
     lines = served(hotlines, emergency_only=True)
     assert format_hotlines(lines, URDU) == f"ریسکیو: {FSI}1122{PDI}، police لائن: {FSI}15{PDI}"
 
 
-def test_outside_urdu_numbers_are_not_isolated(hotlines: List[Hotline]) -> None:
+def test_outside_urdu_numbers_are_not_isolated(hotlines: List[Helpline]) -> None:
     for language in (ENGLISH, ROMAN_URDU):
         text = format_hotlines(served(hotlines), language)
         assert FSI not in text and PDI not in text
         assert "111-247-786" in text
 
 
-def test_a_name_not_translated_falls_back_to_english(hotlines: List[Hotline]) -> None:
+def test_a_name_not_translated_falls_back_to_english(hotlines: List[Helpline]) -> None:
     bureau, rescue = hotlines[5], hotlines[2]
     assert bureau.name(ROMAN_URDU) == "Bureau wala"
     assert rescue.name(ROMAN_URDU) == "Rescue"

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from bot.texts import content_dir
-from contract.directory import Hotline, parse_hotlines, served
+from contract.directory import Helpline, parse_hotlines, served
 from dev.chat import HOLDING, Phone, read_env
 from tests.conftest import ROOT, translated
 
@@ -67,7 +67,7 @@ def _directory() -> Dict[str, Any]:
     return directory
 
 
-def emergency_lines() -> List[Hotline]:
+def emergency_lines() -> List[Helpline]:
     """The helplines the stack gives someone in danger: the deployer's, confirmed."""
     return served(parse_hotlines(_directory()), emergency_only=True)
 

@@ -14,7 +14,7 @@ from bot.conversation.inbox import Clock
 from bot.texts import text
 from contract.languages import ENGLISH, LANGUAGES, ROMAN_URDU, URDU
 from contract.segments import count
-from tests.bot.conftest import Stack, running_stack
+from tests.bot.conftest import GatewayRig, running_stack
 
 PHONE = "+923001234567"
 
@@ -34,14 +34,14 @@ def bodies(response_text: str) -> List[str]:
     return [element.text or "" for element in root.findall("Message")]
 
 
-async def say(stack: Stack, text: str, sender: str = PHONE) -> List[str]:
+async def say(stack: GatewayRig, text: str, sender: str = PHONE) -> List[str]:
     response = await stack.post_sms(stack.sms_params(sender, text))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/xml")
     return bodies(response.text)
 
 
-async def test_a_signed_sms_is_answered_in_twiml(stack: Stack) -> None:
+async def test_a_signed_sms_is_answered_in_twiml(stack: GatewayRig) -> None:
     assert await say(stack, "How can I work in Saudi Arabia?") == [
         "echo: How can I work in Saudi Arabia?"
     ]
@@ -55,7 +55,7 @@ async def test_a_signed_sms_is_answered_in_twiml(stack: Stack) -> None:
     ["no signature", "wrong token", "altered body", "added parameter", "other url", "empty"],
 )
 async def test_forged_or_altered_requests_are_refused_before_rasa(
-    stack: Stack, tamper: str
+    stack: GatewayRig, tamper: str
 ) -> None:
     params = stack.sms_params(PHONE, "hello")
     signature = stack.sign(params)
@@ -82,7 +82,7 @@ async def test_forged_or_altered_requests_are_refused_before_rasa(
     assert stack.peers.twilio_sent == []
 
 
-async def test_a_replayed_message_sid_is_answered_once(stack: Stack) -> None:
+async def test_a_replayed_message_sid_is_answered_once(stack: GatewayRig) -> None:
     params = stack.sms_params(PHONE, "only once", sid="SM" + "a" * 32)
     first = await stack.post_sms(params)
     again = await asyncio.gather(*(stack.post_sms(params) for _ in range(3)))
@@ -91,7 +91,7 @@ async def test_a_replayed_message_sid_is_answered_once(stack: Stack) -> None:
     assert stack.rasa.messages() == ["only once"]
 
 
-async def test_buttons_become_a_numbered_menu_and_numbers_map_back(stack: Stack) -> None:
+async def test_buttons_become_a_numbered_menu_and_numbers_map_back(stack: GatewayRig) -> None:
     (menu,) = await say(stack, "menu")
     assert "1 Legal ways to work abroad" in menu and "2 Check an agent" in menu
     assert "/ask" not in menu and "{" not in menu  # payloads are never shown
@@ -110,7 +110,9 @@ async def test_buttons_become_a_numbered_menu_and_numbers_map_back(stack: Stack)
     ]
 
 
-async def test_long_answers_are_paged_with_more_within_the_segment_budget(stack: Stack) -> None:
+async def test_long_answers_are_paged_with_more_within_the_segment_budget(
+    stack: GatewayRig,
+) -> None:
     (first,) = await say(stack, "long:1500")
     pages = [first]
     while True:
@@ -129,7 +131,7 @@ async def test_long_answers_are_paged_with_more_within_the_segment_budget(stack:
     assert len(stack.rasa.received) == 1  # MORE never goes to Rasa
 
 
-async def test_urdu_answers_are_paged_in_ucs2_segments(stack: Stack) -> None:
+async def test_urdu_answers_are_paged_in_ucs2_segments(stack: GatewayRig) -> None:
     (first,) = await say(stack, "long:600 آگے")
     assert count(first).encoding == "UCS-2"
     assert count(first).segments <= 3
@@ -138,7 +140,7 @@ async def test_urdu_answers_are_paged_in_ucs2_segments(stack: Stack) -> None:
     assert "یہ محفوظ" in second  # the next page, not "that was all"
 
 
-async def test_a_short_form_comes_first_and_more_gives_the_full_text(stack: Stack) -> None:
+async def test_a_short_form_comes_first_and_more_gives_the_full_text(stack: GatewayRig) -> None:
     assert await say(stack, "sms:short") == ["Short answer. Reply MORE for details."]
     (page,) = await say(stack, "more")
     assert page.startswith("This sentence is part of a long answer")
@@ -154,7 +156,7 @@ async def test_a_short_form_comes_first_and_more_gives_the_full_text(stack: Stac
     ],
 )
 async def test_opt_out_stops_everything_until_start(
-    stack: Stack, stop: str, start: str, replied: bool
+    stack: GatewayRig, stop: str, start: str, replied: bool
 ) -> None:
     stopped = await say(stack, stop)
     assert bool(stopped) == replied  # Twilio answers English keywords itself
@@ -165,17 +167,27 @@ async def test_opt_out_stops_everything_until_start(
     assert await say(stack, "hello again") == ["echo: hello again"]
 
 
-async def test_no_rest_message_reaches_an_opted_out_number(stack: Stack) -> None:
+async def test_no_rest_message_reaches_an_opted_out_number(stack: GatewayRig) -> None:
     stack.rasa.delay = 5.0  # beyond the 3 s budget: the answer will go by REST
     (holding,) = await say(stack, "slow question")
     assert holding == text("holding", ENGLISH)
     stack.rasa.delay = 0.0
     await say(stack, "STOP")
-    await asyncio.sleep(4)
+    # The late answer reaches the outbox, which finds the number opted out: wait for that
+    # decision (not for time to pass), then check that nothing went out.
+    registry = stack.metrics.registry
+    labels = {"channel": "sms", "result": "opted_out"}
+    for _ in range(300):
+        if registry.get_sample_value("rahnuma_outbox_total", labels):
+            break
+        await asyncio.sleep(0.05)
+    assert registry.get_sample_value("rahnuma_outbox_total", labels) == 1
     assert stack.peers.twilio_sent == []
 
 
-async def test_help_keyword_gets_help_but_a_sentence_goes_to_the_assistant(stack: Stack) -> None:
+async def test_help_keyword_gets_help_but_a_sentence_goes_to_the_assistant(
+    stack: GatewayRig,
+) -> None:
     (help_text,) = await say(stack, "HELP")
     assert help_text == text("sms_help", ENGLISH) and count(help_text).segments <= 2
     (urdu_help,) = await say(stack, "مدد")
@@ -184,7 +196,7 @@ async def test_help_keyword_gets_help_but_a_sentence_goes_to_the_assistant(stack
     assert stack.rasa.messages() == ["I need help with my visa"]
 
 
-async def test_rasa_down_gets_a_holding_reply_then_the_answer_by_rest(stack: Stack) -> None:
+async def test_rasa_down_gets_a_holding_reply_then_the_answer_by_rest(stack: GatewayRig) -> None:
     stack.rasa.down = True
     (holding,) = await say(stack, "are you there?")
     assert holding == text("holding", ENGLISH)
@@ -194,7 +206,7 @@ async def test_rasa_down_gets_a_holding_reply_then_the_answer_by_rest(stack: Sta
     assert sent[0]["from"] == "+15005550006"
 
 
-async def test_slow_rasa_answers_within_budget_by_holding(stack: Stack) -> None:
+async def test_slow_rasa_answers_within_budget_by_holding(stack: GatewayRig) -> None:
     stack.rasa.delay = 4.5
     started = asyncio.get_running_loop().time()
     (holding,) = await say(stack, "slow")
@@ -204,7 +216,7 @@ async def test_slow_rasa_answers_within_budget_by_holding(stack: Stack) -> None:
     assert sent[0]["body"] == "echo: slow"
 
 
-async def test_media_and_empty_messages_get_a_clear_answer(stack: Stack) -> None:
+async def test_media_and_empty_messages_get_a_clear_answer(stack: GatewayRig) -> None:
     response = await stack.post_sms(stack.sms_params(PHONE, "", NumMedia="1"))
     assert bodies(response.text) == [text("media_sms", ENGLISH)]
     (empty,) = await say(stack, "   \u200f ")
@@ -246,7 +258,7 @@ def test_every_page_fits_the_budget_and_nothing_is_lost(text: str) -> None:
     assert joined.replace(" ", "") == text.replace(" ", "")
 
 
-async def test_an_urdu_keyword_is_answered_in_urdu_whatever_came_before(stack: Stack) -> None:
+async def test_an_urdu_keyword_is_answered_in_urdu_whatever_came_before(stack: GatewayRig) -> None:
     await say(stack, "hello")
     (urdu,) = await say(stack, "مدد")
     (roman,) = await say(stack, "madad")
@@ -265,7 +277,7 @@ async def test_a_budget_longer_than_redis_default_timeout_still_gets_the_answer(
         assert await say(stack, "slow but in time") == ["echo: slow but in time"]
 
 
-async def test_control_characters_never_break_the_twiml(stack: Stack) -> None:
+async def test_control_characters_never_break_the_twiml(stack: GatewayRig) -> None:
     (answer,) = await say(stack, "\x1f0 a\x08b\x1bc")
     assert answer == "echo: 0 abc"
 

@@ -8,17 +8,17 @@ import json
 from bot.channels.telegram import split_text
 from bot.texts import text
 from contract.languages import ENGLISH, URDU
-from tests.bot.conftest import WEBHOOK_SECRET, Stack
+from tests.bot.conftest import WEBHOOK_SECRET, GatewayRig
 
 CHAT = 5550001
 
 
-async def test_start_registers_the_webhook_with_its_secret(stack: Stack) -> None:
+async def test_start_registers_the_webhook_with_its_secret(stack: GatewayRig) -> None:
     assert stack.peers.webhook["url"] == "https://rahnuma.example.org/telegram/webhook"
     assert stack.peers.webhook["secret_token"] == WEBHOOK_SECRET
 
 
-async def test_a_text_message_is_answered_through_the_bot_api(stack: Stack) -> None:
+async def test_a_text_message_is_answered_through_the_bot_api(stack: GatewayRig) -> None:
     response = await stack.post_update(stack.telegram_text(CHAT, "how do I go abroad?"))
     assert response.status_code == 200
     sent = await stack.telegram_sent(CHAT, 1)
@@ -28,7 +28,9 @@ async def test_a_text_message_is_answered_through_the_bot_api(stack: Stack) -> N
     assert body["sender"].startswith("tg-") and str(CHAT) not in body["sender"]
 
 
-async def test_missing_or_wrong_secret_is_refused_and_nothing_is_processed(stack: Stack) -> None:
+async def test_missing_or_wrong_secret_is_refused_and_nothing_is_processed(
+    stack: GatewayRig,
+) -> None:
     for secret in (None, "", "wrong", WEBHOOK_SECRET + "x", WEBHOOK_SECRET[:-1]):
         response = await stack.post_update(stack.telegram_text(CHAT, "hello"), secret=secret)
         assert response.status_code == 403
@@ -37,7 +39,7 @@ async def test_missing_or_wrong_secret_is_refused_and_nothing_is_processed(stack
     assert stack.peers.telegram_sent == []
 
 
-async def test_buttons_become_an_inline_keyboard_within_64_bytes(stack: Stack) -> None:
+async def test_buttons_become_an_inline_keyboard_within_64_bytes(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     sent = await stack.telegram_sent(CHAT, 1)
     assert stack.rasa.messages() == ["/show_menu"]
@@ -48,7 +50,7 @@ async def test_buttons_become_an_inline_keyboard_within_64_bytes(stack: Stack) -
     assert keyboard[0][0]["callback_data"] == "/ask_legal_migration"
 
 
-async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: Stack) -> None:
+async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     for index, row in enumerate((keyboard[0], keyboard[3]), start=1):
@@ -74,7 +76,7 @@ async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: Stack) -
     assert stack.rasa.messages()[2] == '/inform{"agent_name": "' + "x" * 80 + '"}'
 
 
-async def test_language_button_sends_the_choice_in_metadata(stack: Stack) -> None:
+async def test_language_button_sends_the_choice_in_metadata(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     update = {
@@ -99,21 +101,21 @@ async def test_language_button_sends_the_choice_in_metadata(stack: Stack) -> Non
     assert stack.rasa.received[2]["metadata"]["language"] == "ur_Latn"
 
 
-async def test_commands_map_to_the_assistants_intents(stack: Stack) -> None:
+async def test_commands_map_to_the_assistants_intents(stack: GatewayRig) -> None:
     for command in ("/start", "/menu", "/language", "/delete"):
         await stack.post_update(stack.telegram_text(CHAT, command))
     await stack.telegram_sent(CHAT, 4)
     assert stack.rasa.messages() == ["/greet", "/show_menu", "/choose_language", "/delete_my_data"]
 
 
-async def test_an_unknown_command_gets_a_hint_without_reaching_rasa(stack: Stack) -> None:
+async def test_an_unknown_command_gets_a_hint_without_reaching_rasa(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/frobnicate now"))
     sent = await stack.telegram_sent(CHAT, 1)
     assert [message["text"] for message in sent] == [text("unknown_command", ENGLISH)]
     assert stack.rasa.received == []
 
 
-async def test_media_gets_a_short_reply_in_the_users_language(stack: Stack) -> None:
+async def test_media_gets_a_short_reply_in_the_users_language(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/language"))
     await stack.telegram_sent(CHAT, 1)
     kinds = {
@@ -143,7 +145,7 @@ async def test_media_gets_a_short_reply_in_the_users_language(stack: Stack) -> N
     assert [message["text"] for message in sent[1:]] == [reply] * len(kinds)
 
 
-async def test_urdu_app_users_get_media_replies_in_urdu(stack: Stack) -> None:
+async def test_urdu_app_users_get_media_replies_in_urdu(stack: GatewayRig) -> None:
     update = stack.telegram_text(CHAT, "", language_code="ur")
     del update["message"]["text"]
     update["message"]["voice"] = {"file_id": "v", "file_unique_id": "v", "duration": 3}
@@ -152,7 +154,9 @@ async def test_urdu_app_users_get_media_replies_in_urdu(stack: Stack) -> None:
     assert [message["text"] for message in sent] == [text("media_telegram", URDU)]
 
 
-async def test_long_replies_are_split_on_sentences_with_buttons_on_the_last(stack: Stack) -> None:
+async def test_long_replies_are_split_on_sentences_with_buttons_on_the_last(
+    stack: GatewayRig,
+) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "long:9000"))
     sent = await stack.telegram_sent(CHAT, 3)
     assert len(sent) == 3
@@ -170,7 +174,7 @@ def test_split_text_keeps_everything_and_prefers_sentence_ends() -> None:
     assert " ".join(parts).split() == long.split()
 
 
-async def test_a_redelivered_update_is_answered_once(stack: Stack) -> None:
+async def test_a_redelivered_update_is_answered_once(stack: GatewayRig) -> None:
     update = stack.telegram_text(CHAT, "hello once")
     responses = await asyncio.gather(*(stack.post_update(update) for _ in range(5)))
     assert {r.status_code for r in responses} == {200}
@@ -180,7 +184,7 @@ async def test_a_redelivered_update_is_answered_once(stack: Stack) -> None:
     assert len([m for m in stack.peers.telegram_sent if m["chat"]["id"] == CHAT]) == 1
 
 
-async def test_a_body_that_is_not_an_update_gets_400(stack: Stack) -> None:
+async def test_a_body_that_is_not_an_update_gets_400(stack: GatewayRig) -> None:
     for raw in (b"", b"not json", b"[]", json.dumps({"update_id": "x"}).encode()):
         response = await stack.post_update({}, raw=raw)
         assert response.status_code == 400

@@ -71,7 +71,7 @@ class Door:
         return [m.text for to, messages in self.sent if to == address for m in messages]
 
 
-class Hotline:
+class FakeHandoff:
     """The hotline as the inbox sees it: it may hold a user's conversation, and hears erasures."""
 
     def __init__(self) -> None:
@@ -123,7 +123,7 @@ class World:
             consumer="test",
         )
         self.delivery = Delivery(self.channels, self.addresses, self.users, self.outbox)
-        self.hotline = Hotline()
+        self.hotline = FakeHandoff()
         self.clock = Clock()
         self.processes: List[Conversations] = []
 

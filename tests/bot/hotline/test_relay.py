@@ -195,7 +195,7 @@ def metric(relay: Relay, name: str, destination: str) -> float:
     return value or 0.0
 
 
-class Hotline:
+class RelayRig:
     """A relay in this process with its peers, and a store as the action server has it."""
 
     def __init__(
@@ -234,7 +234,7 @@ async def another_relay(settings: Settings, stack: contextlib.AsyncExitStack) ->
 
 
 @contextlib.asynccontextmanager
-async def running_hotline(redis: Redis, prefix: str, **overrides: str) -> AsyncIterator[Hotline]:
+async def running_hotline(redis: Redis, prefix: str, **overrides: str) -> AsyncIterator[RelayRig]:
     """The local peers and a relay built from settings, as ``python -m bot.hotline`` builds it."""
     async with local_peers() as (peers, peers_url, _rasa, _rasa_url):
         settings = Settings.load(environ=relay_environment(peers_url, prefix, **overrides))
@@ -242,11 +242,11 @@ async def running_hotline(redis: Redis, prefix: str, **overrides: str) -> AsyncI
             relay = await build(settings, stack)
             await relay.ensure_groups()
             store = ReportStore(redis, Keys(prefix), Sealer(str(settings.data_keys)))
-            yield Hotline(peers, settings, relay, redis, store)
+            yield RelayRig(peers, settings, relay, redis, store)
 
 
 @pytest.fixture
-async def hotline(redis: Redis, prefix: str) -> AsyncIterator[Hotline]:
+async def hotline(redis: Redis, prefix: str) -> AsyncIterator[RelayRig]:
     async with running_hotline(redis, prefix) as running:
         yield running
 
@@ -255,7 +255,7 @@ async def hotline(redis: Redis, prefix: str) -> AsyncIterator[Hotline]:
 
 
 async def test_a_report_reaches_the_staff_chat_each_on_call_phone_and_the_case_system_once(
-    hotline: Hotline,
+    hotline: RelayRig,
 ) -> None:
     [reference] = await hotline.submit()
     await drive([hotline.relay], lambda: hotline.delivered([reference]))
@@ -315,7 +315,7 @@ async def test_a_report_reaches_the_staff_chat_each_on_call_phone_and_the_case_s
     assert case.delivered == {"telegram", *(f"sms:{number}" for number in NUMBERS), "webhook"}
 
 
-async def test_an_urgent_report_is_the_first_card_staff_see(hotline: Hotline) -> None:
+async def test_an_urgent_report_is_the_first_card_staff_see(hotline: RelayRig) -> None:
     normal = await hotline.submit(3, description="Visa fee taken, no visa")
     [urgent] = await hotline.submit(description="They locked us in a room now", urgent=True)
     await drive([hotline.relay], lambda: hotline.delivered([*normal, urgent]))
@@ -329,7 +329,7 @@ async def test_an_urgent_report_is_the_first_card_staff_see(hotline: Hotline) ->
 
 
 async def test_a_report_longer_than_a_telegram_message_keeps_where_and_contact_on_the_card(
-    hotline: Hotline,
+    hotline: RelayRig,
 ) -> None:
     # The action server accepts 4000 characters of description; the card adds its lines.
     long = " ".join(f"word{n}" for n in range(800))[:4000]
@@ -400,7 +400,7 @@ def test_an_english_sms_short_form_uses_both_gsm_segments() -> None:
 
 
 async def test_a_case_system_down_for_a_while_gets_each_report_once_and_staff_get_it_once(
-    hotline: Hotline,
+    hotline: RelayRig,
 ) -> None:
     peers = hotline.peers
     peers.casebook_down = True
@@ -426,7 +426,7 @@ async def test_a_case_system_down_for_a_while_gets_each_report_once_and_staff_ge
 
 
 async def test_a_staff_chat_failing_twice_gets_the_card_once_and_the_others_are_not_resent(
-    hotline: Hotline,
+    hotline: RelayRig,
 ) -> None:
     peers = hotline.peers
     peers.fail_telegram = [500, 500]
@@ -442,7 +442,7 @@ async def test_a_staff_chat_failing_twice_gets_the_card_once_and_the_others_are_
     assert await hotline.attempts(reference) == 2
 
 
-async def dead_letters(hotline: Hotline) -> List[Dict[str, str]]:
+async def dead_letters(hotline: RelayRig) -> List[Dict[str, str]]:
     entries: Any = await hotline.redis.xrange(hotline.store.keys.reports_dead)
     return [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in entries]
 
@@ -484,7 +484,7 @@ async def test_a_case_system_that_never_answers_dead_letters_the_report_and_aler
         assert reference in [open_case.reference for open_case in await store.open_cases()]
 
 
-async def test_a_permanent_refusal_dead_letters_at_the_first_attempt(hotline: Hotline) -> None:
+async def test_a_permanent_refusal_dead_letters_at_the_first_attempt(hotline: RelayRig) -> None:
     peers = hotline.peers
     peers.fail_casebook = [400]
     [reference] = await hotline.submit()

@@ -26,7 +26,7 @@ from contract.keys import Keys
 from contract.languages import ENGLISH, ROMAN_URDU, URDU
 from contract.reports import CLAIMED, OPEN, RESOLVED, ReportStore, Submission
 from contract.sealing import Sealer
-from tests.bot.conftest import Stack, running_stack
+from tests.bot.conftest import GatewayRig, running_stack
 from tests.conftest import translated
 
 STAFF_CHAT = -1001234567890
@@ -43,7 +43,7 @@ LOCATION = "Saddar, Rawalpindi"
 
 
 @pytest.fixture
-async def stack(prefix: str) -> AsyncIterator[Stack]:
+async def stack(prefix: str) -> AsyncIterator[GatewayRig]:
     async with running_stack(
         prefix,
         HOTLINE_TELEGRAM_CHAT_ID=str(STAFF_CHAT),
@@ -54,17 +54,17 @@ async def stack(prefix: str) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
-def store(redis: Redis, prefix: str, stack: Stack) -> ReportStore:
+def store(redis: Redis, prefix: str, stack: GatewayRig) -> ReportStore:
     """The store as the action server opens it: same Redis, prefix and data keys."""
     return ReportStore(redis, Keys(prefix), Sealer(str(stack.settings.data_keys)))
 
 
-def pseudonym(stack: Stack, channel: str, address: int | str) -> str:
+def pseudonym(stack: GatewayRig, channel: str, address: int | str) -> str:
     return Pseudonyms(str(stack.settings.pseudonym_key)).of(Channel(channel), str(address))
 
 
 async def report(
-    stack: Stack,
+    stack: GatewayRig,
     store: ReportStore,
     channel: str,
     address: int | str,
@@ -92,7 +92,7 @@ async def report(
 # -- talking to the gateway -----------------------------------------------------------------
 
 
-def group_text(stack: Stack, user: int, words: str, chat: int = STAFF_CHAT) -> Dict[str, Any]:
+def group_text(stack: GatewayRig, user: int, words: str, chat: int = STAFF_CHAT) -> Dict[str, Any]:
     """A text message as Telegram sends it, from ``user`` in ``chat`` (a group or private)."""
     update_id = stack.next_update_id()
     kind = (
@@ -112,12 +112,12 @@ def group_text(stack: Stack, user: int, words: str, chat: int = STAFF_CHAT) -> D
     }
 
 
-async def staff_says(stack: Stack, user: int, words: str, chat: int = STAFF_CHAT) -> None:
+async def staff_says(stack: GatewayRig, user: int, words: str, chat: int = STAFF_CHAT) -> None:
     response = await stack.post_update(group_text(stack, user, words, chat))
     assert response.status_code == 200, response.text
 
 
-async def press(stack: Stack, user: int, data: str, chat: int = STAFF_CHAT) -> str:
+async def press(stack: GatewayRig, user: int, data: str, chat: int = STAFF_CHAT) -> str:
     """``user`` presses a button with ``data`` under a message in ``chat``; returns the query id."""
     update_id = stack.next_update_id()
     query_id = f"cq{update_id}"
@@ -142,7 +142,7 @@ async def press(stack: Stack, user: int, data: str, chat: int = STAFF_CHAT) -> s
     return query_id
 
 
-async def reporter_says(stack: Stack, chat: int, words: str) -> None:
+async def reporter_says(stack: GatewayRig, chat: int, words: str) -> None:
     response = await stack.post_update(stack.telegram_text(chat, words))
     assert response.status_code == 200, response.text
 
@@ -154,7 +154,7 @@ def bodies(response_text: str) -> List[str]:
     return [element.text or "" for element in root.findall("Message")]
 
 
-async def sms(stack: Stack, sender: str, words: str, sid: str | None = None) -> List[str]:
+async def sms(stack: GatewayRig, sender: str, words: str, sid: str | None = None) -> List[str]:
     """A signed Twilio webhook from ``sender``; the TwiML answer's bodies."""
     response = await stack.post_sms(stack.sms_params(sender, words, sid=sid))
     assert response.status_code == 200, response.text
@@ -176,7 +176,7 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0)
     await asyncio.wait_for(holds(), timeout)
 
 
-async def erased(stack: Stack, redis: Redis, chat: int) -> None:
+async def erased(stack: GatewayRig, redis: Redis, chat: int) -> None:
     """Waits until the gateway no longer keeps the reporter's address: the erasure is done.
 
     The confirmation goes out before the address is erased (it needs it): a message
@@ -190,7 +190,7 @@ async def erased(stack: Stack, redis: Redis, chat: int) -> None:
     await until(gone)
 
 
-async def claimed_telegram_report(stack: Stack, store: ReportStore) -> str:
+async def claimed_telegram_report(stack: GatewayRig, store: ReportStore) -> str:
     """A Telegram reporter who agreed to contact, their report claimed by STAFF; its reference."""
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
@@ -199,7 +199,7 @@ async def claimed_telegram_report(stack: Stack, store: ReportStore) -> str:
     return reference
 
 
-async def telegram_reporter(stack: Stack, chat: int = REPORTER, words: str = "hello") -> None:
+async def telegram_reporter(stack: GatewayRig, chat: int = REPORTER, words: str = "hello") -> None:
     """The reporter's first message: the gateway now keeps their (sealed) address."""
     await reporter_says(stack, chat, words)
     assert said(await stack.telegram_sent(chat, 1)) == [f"echo: {words}"]
@@ -209,7 +209,7 @@ async def telegram_reporter(stack: Stack, chat: int = REPORTER, words: str = "he
 
 
 async def test_claim_button_claims_and_tells_the_chat_the_reporter_and_the_audit(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER, language=URDU)
@@ -231,7 +231,7 @@ async def test_claim_button_claims_and_tells_the_chat_the_reporter_and_the_audit
 
 
 async def test_a_colleague_cannot_claim_a_case_already_taken(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
@@ -251,7 +251,9 @@ async def test_a_colleague_cannot_claim_a_case_already_taken(
 # -- who may act ------------------------------------------------------------------------------
 
 
-async def test_people_not_on_the_staff_list_cannot_act(stack: Stack, store: ReportStore) -> None:
+async def test_people_not_on_the_staff_list_cannot_act(
+    stack: GatewayRig, store: ReportStore
+) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
 
@@ -283,7 +285,7 @@ async def test_people_not_on_the_staff_list_cannot_act(stack: Stack, store: Repo
 
 
 async def test_an_sms_from_a_number_not_on_call_is_an_ordinary_user(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
@@ -309,7 +311,7 @@ async def test_an_sms_from_a_number_not_on_call_is_an_ordinary_user(
 
 
 async def test_no_reply_reaches_a_reporter_who_refused_contact(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     await telegram_reporter(stack)
     claimed = await report(stack, store, "telegram", REPORTER, may_contact=False)
@@ -335,7 +337,7 @@ async def test_no_reply_reaches_a_reporter_who_refused_contact(
 
 
 async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resolve(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     reference = await claimed_telegram_report(stack, store)
 
@@ -393,7 +395,7 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
 
 
 async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     assert await sms(stack, PHONE, "hello") == ["echo: hello"]
     reference = await report(stack, store, "sms", PHONE)
@@ -429,7 +431,9 @@ async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
 # -- on-call staff by SMS -----------------------------------------------------------------
 
 
-async def test_on_call_staff_act_by_sms_once_per_message(stack: Stack, store: ReportStore) -> None:
+async def test_on_call_staff_act_by_sms_once_per_message(
+    stack: GatewayRig, store: ReportStore
+) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
 
@@ -486,7 +490,7 @@ QUESTIONS = {
 }
 
 
-async def speak(stack: Stack, language: str) -> None:
+async def speak(stack: GatewayRig, language: str) -> None:
     """Makes the reporter's conversation ``language``, as the assistant last answered."""
     if language == ENGLISH:
         await telegram_reporter(stack)
@@ -499,7 +503,7 @@ async def speak(stack: Stack, language: str) -> None:
 
 @pytest.mark.parametrize("language", [ENGLISH, URDU, ROMAN_URDU])
 async def test_a_reporter_asks_for_the_status_of_their_report(
-    stack: Stack, store: ReportStore, language: str
+    stack: GatewayRig, store: ReportStore, language: str
 ) -> None:
     await speak(stack, language)
     # may_contact=False: a claim does not hand the reporter's messages over to staff.
@@ -540,7 +544,7 @@ async def test_a_reporter_asks_for_the_status_of_their_report(
 
 
 async def test_open_lists_urgent_cases_first_one_line_each_without_the_report(
-    stack: Stack, store: ReportStore
+    stack: GatewayRig, store: ReportStore
 ) -> None:
     await telegram_reporter(stack)
     descriptions = [f"secret story number {n} about my cousin Nadia" for n in range(5)]
@@ -580,7 +584,7 @@ async def test_open_lists_urgent_cases_first_one_line_each_without_the_report(
 
 
 async def test_a_reporter_in_a_handoff_can_still_erase_their_data(
-    stack: Stack, store: ReportStore, redis: Redis
+    stack: GatewayRig, store: ReportStore, redis: Redis
 ) -> None:
     reference = await claimed_telegram_report(stack, store)
 
@@ -596,7 +600,7 @@ async def test_a_reporter_in_a_handoff_can_still_erase_their_data(
 
 
 async def test_erasing_ends_a_handoff_that_began_while_the_assistant_was_answering(
-    stack: Stack, store: ReportStore, redis: Redis
+    stack: GatewayRig, store: ReportStore, redis: Redis
 ) -> None:
     await telegram_reporter(stack)
     reference = await report(stack, store, "telegram", REPORTER)
