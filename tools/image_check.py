@@ -25,6 +25,12 @@ run time are not checked either; it is a smoke test, not a build.
     python tools/image_check.py --keep               # keep the assembled trees to look at
 
 Exit status: 0 if every target passes, 1 if one fails, 2 on a usage error.
+
+Why hand-written: the daemon-free builders (BuildKit, kaniko, buildah) need a container runtime
+or root, and ``dockerfile-parse`` only splits a Dockerfile into instructions; what this check
+needs is the *copy semantics* (stage inheritance, ``--from``, ``.dockerignore``, globs, the
+destination rules), which no library offers without a build. It uses the standard library only
+so that it runs in either environment.
 """
 
 from __future__ import annotations
