@@ -189,6 +189,9 @@ def table(results: List[Dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        if "failed" in r:
+            lines.append(f"| {r['name']} | failed: {r['failed'][:160]} | | | | | | | | |")
+            continue
         for language, f in r["languages"].items():
             strict = " / ".join(f"{f['strict_recall'][i]:.2f}" for i in CRITICAL)
             safety = " / ".join(f"{f['safety_recall'][i]:.2f}" for i in CRITICAL)
@@ -212,7 +215,15 @@ def main(argv: List[str]) -> int:
 
     configure_structlog(logging.WARNING)
     for name in args.candidates or list(CANDIDATES):
-        figures = measure(name, args.out)
+        try:
+            figures = measure(name, args.out)
+        except Exception as error:  # a candidate Rasa cannot train or run is a finding too
+            figures = {
+                "name": name,
+                "description": CANDIDATES[name].__doc__,
+                "failed": f"{type(error).__name__}: {str(error)[:300]}",
+            }
+            (args.out / f"{name}.json").write_text(json.dumps(figures, indent=2), "utf-8")
         print(json.dumps(figures, ensure_ascii=False), flush=True)
     done = [
         json.loads((args.out / f"{name}.json").read_text("utf-8"))
