@@ -34,14 +34,13 @@ from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
 from bot.hotline.__main__ import build
-from bot.hotline.cards import sms_card
 from bot.hotline.relay import GROUP, Relay, RelayMetrics
 from bot.settings import Settings
 from contract.channels import Channel
 from contract.keys import Keys
-from contract.reports import Case, ReportStore, ReportStoreError, Status, Submission
+from contract.reports import ReportStore, ReportStoreError, Submission
 from contract.sealing import Sealer
-from contract.segments import GSM7, count
+from contract.segments import count
 from dev.fakes import PeerState
 from dev.redis_server import RedisServer
 from tests.bot.conftest import environment, local_peers
@@ -345,55 +344,6 @@ async def test_a_report_longer_than_a_telegram_message_keeps_where_and_contact_o
         "Contact: The reporter did NOT agree to be contacted. Do not try to reach them.",
     ]
     assert long[:3000] in card["text"]
-
-
-@pytest.mark.parametrize(
-    ("description", "location"),
-    [
-        (DESCRIPTION * 3, "Lahore"),
-        ("ایجنٹ نے میرا پاسپورٹ رکھ لیا اور مزید پیسے مانگ رہا ہے۔ " * 8, "لاہور"),
-        (DESCRIPTION, "گوجرانوالہ کینٹ میں بس اڈے کے پیچھے والی گلی، سبز دروازے والا گھر، " * 3),
-    ],
-    ids=["long-english", "long-urdu", "long-urdu-location"],
-)
-def test_the_sms_short_form_stays_within_two_segments(description: str, location: str) -> None:
-    case = Case(
-        reference="R-7K2M9Q",
-        status=Status.OPEN,
-        urgent=True,
-        language="ur",
-        channel=Channel.SMS,
-        reporter=REPORTER,
-        may_contact=False,
-        description=description,
-        location=location[:200],
-        created=time.time(),
-    )
-    body = sms_card(case)
-    assert count(body).segments <= 2
-    assert body.startswith("RAHNUMA URGENT R-7K2M9Q (sms, ur). Where: ")
-    assert "Contact: NO." in body
-    assert body.endswith(" Reply CLAIM R-7K2M9Q")
-
-
-def test_an_english_sms_short_form_uses_both_gsm_segments() -> None:
-    # One character outside GSM-7 would make the SMS UCS-2: 134 characters instead of 306.
-    case = Case(
-        reference="R-7K2M9Q",
-        status=Status.OPEN,
-        urgent=False,
-        language="en",
-        channel=Channel.TELEGRAM,
-        reporter=REPORTER,
-        may_contact=True,
-        description=DESCRIPTION * 3,
-        location="Lahore",
-        created=time.time(),
-    )
-    body = sms_card(case)
-    assert count(body).encoding == GSM7
-    assert count(body).segments == 2
-    assert DESCRIPTION[:200] in body
 
 
 # -- failures -------------------------------------------------------------------------
