@@ -112,7 +112,7 @@ types: install ## mypy --strict, each part (and its tests) in the environment it
 	@$(BOT_VENV)/bin/mypy bot contract dev bench tests/bot tests/contract tests/dev tests/e2e
 
 images: install ## Image smoke check without Docker: each Dockerfile target's files, its entry points imported
-	@$(BOT_PY) tools/image_check.py
+	@$(BOT_PY) -m tools.image_check
 
 unit: install compile ## pytest in the Rasa environment: actions, NLU, content, contract, tools (no model)
 	@scripts/with-redis $(PY) -m pytest tests -m "not integration" \

@@ -1,4 +1,5 @@
-"""tools/image_check.py: the Dockerfile parser, the assembler, and the import check itself.
+"""The image check: the Dockerfile parser (tools/dockerfile.py), the assembler
+(tools/image_tree.py), and the import check itself (tools/image_check.py).
 
 Standard library only, like the tool: runs in either environment. The import checks use this
 interpreter (``sys.executable``) as the image's Python, so they need no real venv.
@@ -12,21 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.image_check import (
-    FINAL,
-    Assembler,
-    AssemblyError,
-    Context,
-    DockerfileError,
-    Generated,
-    IgnoreRules,
-    Image,
-    Provided,
-    Target,
-    check,
-    main,
-    parse,
-)
+from tools.dockerfile import FINAL, DockerfileError, IgnoreRules, parse
+from tools.image_check import Target, check, main
+from tools.image_tree import Assembler, AssemblyError, Context, Generated, Image, Provided
 
 
 def write(root: Path, files: dict[str, str]) -> None:
