@@ -9,15 +9,14 @@ update them without touching code. Files are read once per process (``lru_cache`
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
 import yaml
 
 from contract.directory import DirectoryError, Helpline, format_hotlines, parse_hotlines, served
 from contract.languages import URDU, known
+from contract.paths import content_dir
 
 __all__ = [
     "ContentError",
@@ -39,12 +38,6 @@ __all__ = [
 
 class ContentError(Exception):
     """A content file is missing or malformed (a deployment error, not a user's)."""
-
-
-def content_dir() -> Path:
-    """Where the data files are read from."""
-    override = os.environ.get("RAHNUMA_CONTENT_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "content"
 
 
 def _load_yaml(name: str) -> Dict[str, Any]:

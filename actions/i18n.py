@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gettext
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
@@ -26,6 +24,7 @@ from babel.numbers import format_decimal
 from actions.content import topics
 from contract.bidi import isolate
 from contract.languages import ENGLISH, LANGUAGES, ROMAN_URDU, URDU
+from contract.paths import locales_dir
 
 SMS = "sms"  # the channel name, and the domain variation key for the short form
 BUTTON_CONTEXT = "button"
@@ -37,12 +36,6 @@ BABEL_LOCALES = {ENGLISH: "en_PK", URDU: "ur_PK", ROMAN_URDU: "en_PK"}
 
 class TranslationError(Exception):
     """A catalog is missing or cannot be read (run `make compile`)."""
-
-
-def locales_dir() -> Path:
-    """Where the compiled catalogs are."""
-    override = os.environ.get("RAHNUMA_LOCALES_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "locales"
 
 
 @cache

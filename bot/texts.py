@@ -14,9 +14,7 @@ here: a deployer who changes it changes every text.
 from __future__ import annotations
 
 import gettext
-import os
 from functools import cache
-from pathlib import Path
 from typing import Dict, Optional
 
 import yaml
@@ -24,9 +22,9 @@ import yaml
 from contract.bidi import isolate
 from contract.directory import emergency_number, parse_hotlines
 from contract.languages import ENGLISH, URDU, known
+from contract.paths import content_dir, locales_dir
 
 CONTEXT = "gateway"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def pgettext(context: str, message: str) -> str:
@@ -132,16 +130,6 @@ TEXTS = {
         "There is no report {reference} from you. Please check the reference you were given.",
     ),
 }
-
-
-def locales_dir() -> Path:
-    """Where the compiled catalogs are (``RAHNUMA_LOCALES_DIR`` overrides)."""
-    return Path(os.environ.get("RAHNUMA_LOCALES_DIR") or ROOT / "locales")
-
-
-def content_dir() -> Path:
-    """Where the deployer's data files are (``RAHNUMA_CONTENT_DIR`` overrides)."""
-    return Path(os.environ.get("RAHNUMA_CONTENT_DIR") or ROOT / "content")
 
 
 @cache

@@ -13,6 +13,7 @@ lives here, and only here, and both images copy this package **whole**:
 - ``menus``      buttons as a numbered menu (SMS)
 - ``directory``  helplines from the deployer's content/directory.yml (parsed YAML in)
 - ``sealing``    encryption at rest (Fernet, with key rotation)
+- ``paths``      where the content and the catalogs are (one override variable each)
 - ``keys``       every Redis key the project writes, built in one place
 - ``reports``    the durable report store the action server writes and the relay reads
 

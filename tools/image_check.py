@@ -22,8 +22,8 @@ are not assembled; the ``GENERATED`` table (``tools/image_tree.py``) declares wh
 smoke test, not a build.
 
     python -m tools.image_check                    # every target in TARGETS
-    python tools/image_check.py --target gateway     # one target (repeatable)
-    python tools/image_check.py --keep               # keep the assembled trees to look at
+    python -m tools.image_check --target gateway     # one target (repeatable)
+    python -m tools.image_check --keep               # keep the assembled trees to look at
 
 Exit status: 0 if every target passes, 1 if one fails, 2 on a usage error.
 
