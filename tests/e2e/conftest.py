@@ -18,8 +18,8 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from bot.texts import content_dir
 from contract.directory import Helpline, parse_hotlines, served
+from contract.paths import content_dir
 from dev.chat import HOLDING, Phone, read_env
 from tests.conftest import ROOT, translated
 
