@@ -15,6 +15,7 @@ CONFIG      := config.yml
 RASA_FLAGS  := --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
 MODEL       := models/rahnuma.tar.gz
 FINGERPRINT := models/rahnuma.fingerprint
+TRAIN_FIGURES := models/rahnuma.train.json
 ACTION_PORT ?= 5055
 PY_CODE     := actions nlu dialogue bot contract dev tools bench tests
 # Everything a trained model depends on: the NLU components and what they import,
@@ -27,7 +28,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help run serve relay chat bench bench-relay secrets e2e install lock train validate actions shell test lint types images unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve relay chat bench bench-gateway bench-relay secrets e2e install lock train validate actions shell test lint types images unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,7 +45,10 @@ relay: install secrets ## The hotline relay alone (delivers reports to staff; ne
 chat: ## Talk to the running stack as a phone would: make chat [CHANNEL=sms|staff]
 	@$(BOT_PY) -m dev.chat --channel $(or $(CHANNEL),telegram)
 
-bench: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
+bench: install compile train ## Benchmark one Rasa process: training, load, memory, messages/s at 1-40 users (ARGS="--profile")
+	@$(BOT_PY) bench/turns.py $(ARGS)
+
+bench-gateway: install compile train secrets ## Benchmark: SMS through the gateway vs straight to Rasa (N=600, C=20)
 	@STACK_LOG=results/bench/stack.log scripts/with-stack \
 	  $(BOT_PY) bench/gateway.py --messages $(or $(N),600) --concurrency $(or $(C),20)
 
@@ -86,13 +90,16 @@ train: install ## Train the model, only if data, domain, config or components ch
 	  start=$$(date +%s); \
 	  $(RASA) train $(RASA_FLAGS) --out models --fixed-model-name rahnuma --augmentation 0; \
 	  echo "$$fp" > $(FINGERPRINT); \
-	  echo "==> Trained in $$(( $$(date +%s) - start )) s; model size $$(du -h $(MODEL) | cut -f1)"; \
+	  seconds=$$(( $$(date +%s) - start )); bytes=$$(stat -c %s $(MODEL)); \
+	  printf '{"seconds": %d, "model_mb": %s, "trained_at": "%s"}\n' "$$seconds" \
+	    "$$(awk "BEGIN {printf \"%.1f\", $$bytes / 1e6}")" "$$(date -u +%FT%TZ)" > $(TRAIN_FIGURES); \
+	  echo "==> Trained in $$seconds s; model size $$(du -h $(MODEL) | cut -f1)"; \
 	fi
 
 validate: install ## Check training data and domain (fails on any warning)
 	@$(PY) -m tools.validate_data --data $(DATA) --domain $(DOMAIN) --config $(CONFIG)
 
-actions: install compile ## Run the action server (actions + NLG) in the foreground
+actions: install compile ## Run the action server (custom actions) in the foreground
 	@$(PY) -m actions.server --port $(ACTION_PORT)
 
 shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)

@@ -1,7 +1,8 @@
 """Rendering Rasa's responses in the user's language and the channel's form.
 
-Rasa asks this Natural Language Generation endpoint (``POST /nlg``, served by
-the action server, see ``actions/server.py``) for the text of every response.
+Rasa renders every response through ``dialogue/nlg.py`` (in the Rasa process),
+which calls ``render_request`` here with a body in the shape of Rasa's NLG
+callback protocol; the actions use the same renderer for texts they compose.
 The English source is the response in domain.yml; the translation comes from
 the gettext catalogs; the form depends on the channel:
 
@@ -132,7 +133,8 @@ def renderer() -> Renderer:
 
 
 def render_request(body: Mapping[str, Any], responses: Optional[Renderer] = None) -> Dict[str, Any]:
-    """Answers one NLG request from Rasa (see rasa/core/nlg/callback.py)."""
+    """Renders one response; ``body`` is shaped like Rasa's NLG callback request
+    (``response``, ``arguments``, ``tracker.slots``; see rasa/core/nlg/callback.py)."""
     active = responses or renderer()
     tracker = body.get("tracker") or {}
     slots: Dict[str, Any] = dict(tracker.get("slots") or {})

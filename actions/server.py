@@ -1,9 +1,10 @@
-"""The action server, with the NLG endpoint beside the actions.
+"""The action server.
 
 ``python -m actions.server --port 5055`` serves ``POST /webhook`` (custom
-actions, exactly as ``rasa run actions``), ``GET /health`` and ``POST /nlg``
-(the text of every response, see ``actions/nlg.py``). One process, so the
-embedded default needs no extra service.
+actions, exactly as ``rasa run actions``) and ``GET /health``, after checking
+that every language's catalog is compiled (the actions render texts with them).
+Response texts are rendered inside Rasa (``dialogue/nlg.py``), not here: an
+HTTP round trip per response was one of the largest costs of a turn.
 """
 
 from __future__ import annotations
@@ -14,31 +15,21 @@ import os
 from typing import List, Optional
 
 from rasa_sdk.endpoint import create_app
-from sanic import Sanic, response
-from sanic.request import Request
+from sanic import Sanic
 
 from actions.i18n import TranslationError, catalog
-from actions.nlg import render_request, renderer
+from actions.nlg import renderer
 from contract.languages import LANGUAGES
 
 logger = logging.getLogger(__name__)
 
 
 def build_app() -> Sanic:
-    """The rasa-sdk app plus the /nlg route. Fails fast if a catalog is missing."""
+    """The rasa-sdk app. Fails fast if a catalog is missing."""
     for language in LANGUAGES:
         catalog(language)  # raises TranslationError with the fix in the message
     renderer()
-    app = create_app("actions")
-
-    async def nlg(request: Request) -> response.HTTPResponse:
-        body = request.json
-        if not isinstance(body, dict):
-            return response.json({"error": "expected a JSON object"}, status=400)
-        return response.json(render_request(body))
-
-    app.add_route(nlg, "/nlg", methods=["POST"])
-    return app
+    return create_app("actions")
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -52,7 +43,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         app = build_app()
     except TranslationError as error:
         raise SystemExit(f"error: {error}") from error
-    logger.info("action server with NLG on http://%s:%d", args.host, args.port)
+    logger.info("action server on http://%s:%d", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=1, access_log=False)
 
 

@@ -1,7 +1,7 @@
 """Talking to Rasa's REST channel (``POST /webhooks/rest/webhook``).
 
-Rasa answers a message with a list of bot messages. The action server's NLG
-endpoint adds ``custom.rahnuma`` to each (the conversation's language, the
+Rasa answers a message with a list of bot messages. Its NLG
+(``dialogue/nlg.py``) adds ``custom.rahnuma`` to each (the conversation's language, the
 response's name, and for SMS the full text behind a short form); Rasa's REST
 channel sends that ``custom`` part as a separate item right after its text, so
 it is folded back into the message before it here.

@@ -1,7 +1,7 @@
 """``python -m dev.serve``: the whole stack on one machine, in the foreground (``make serve``).
 
-Starts Rasa (REST channel, on 127.0.0.1 only), the action server (actions and
-NLG, storing reports in Redis), the gateway, the hotline relay when a
+Starts Rasa (REST channel, on 127.0.0.1 only), the action server (custom actions,
+storing reports in Redis), the gateway, the hotline relay when a
 destination for reports is configured, and, when they are needed, a
 throw-away Redis and the local Telegram/Twilio peers. Every line they print is prefixed with its
 process name; Ctrl-C (or any process dying) stops them all.

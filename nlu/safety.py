@@ -1,14 +1,21 @@
 """The intents that start a report or an emergency need confidence and evidence.
 
 ``report_trafficking`` and ``urgent_help`` must never be reached by a guess.
-Two conditions, both required:
+The classifier's confidence and the message's evidence are weighed together:
 
-- confidence: at least ``critical_threshold``;
 - evidence: the message holds a word or phrase of danger or of a report
   (``nlu/evidence.yml``, in the three languages: a strong sign, or words that
   everyday talk also uses in a short message or in pairs). A classifier trained on
   on-topic data is confidently wrong on everyday chatter ("product buht acha
-  hai" → urgent_help 0.98); such text has no evidence.
+  hai" → urgent_help 0.98); such text has no evidence, and is never enough.
+- a confident prediction (at least ``critical_threshold``) needs some evidence;
+- a less confident one (at least ``strong_evidence_threshold``, the level at
+  which Rasa takes the classifier's guess at all) needs a *strong* sign
+  ("the agent is still taking money from families for the Libya route, how do
+  I stop him"; "Malaysia me factory me qaid hun"). This holds even when
+  ``FallbackClassifier`` gave up on the message: when the critical intent is
+  still the classifier's first choice and a strong sign is there, the message
+  is what it clearly says.
 
 Otherwise the message becomes ``nlu_fallback`` and the assistant asks what the
 user meant, offering the suggestion as a button (and, for urgent_help, the
@@ -42,6 +49,7 @@ from rasa.shared.nlu.training_data.message import Message
 from nlu.normalizer import normalize
 
 CRITICAL_INTENTS = ("report_trafficking", "urgent_help")
+FALLBACK = DEFAULT_NLU_FALLBACK_INTENT_NAME
 EVIDENCE_FILE = Path(__file__).resolve().parent / "evidence.yml"
 
 
@@ -67,6 +75,10 @@ class Evidence:
             return True
         weak = {match.group(0).casefold() for match in self.weak.finditer(text)}
         return len(weak) >= 2 or (len(weak) == 1 and len(text.split()) <= self.short_words)
+
+    def strong_in(self, text: str) -> bool:
+        """A strong sign, in a message that does not laugh at itself."""
+        return not self.jest.search(text) and bool(self.strong.search(text))
 
 
 def _compile(path: Path, entries: Any, section: str) -> Pattern[str]:
@@ -107,6 +119,10 @@ def has_evidence(text: str, evidence: Evidence) -> bool:
     return evidence.found_in(text)
 
 
+def _text(message: Message) -> str:
+    return str(message.get(TEXT) or "")
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class CriticalIntentGate(GraphComponent):
     """Turns a low-confidence critical intent into ``nlu_fallback``."""
@@ -116,12 +132,14 @@ class CriticalIntentGate(GraphComponent):
         """Threshold and the intents it guards."""
         return {
             "critical_threshold": 0.8,
+            "strong_evidence_threshold": 0.5,
             "intents": list(CRITICAL_INTENTS),
             "require_evidence": True,
         }
 
     def __init__(self, config: Dict[str, Any], evidence: Optional[Evidence] = None) -> None:
         self._threshold = float(config["critical_threshold"])
+        self._strong_threshold = float(config["strong_evidence_threshold"])
         self._intents = frozenset(config["intents"])
         self._evidence = evidence if config.get("require_evidence", True) else None
 
@@ -136,25 +154,42 @@ class CriticalIntentGate(GraphComponent):
         """Builds the component from its config and the evidence file."""
         return cls(config, load_evidence() if config.get("require_evidence", True) else None)
 
-    def _unfounded(self, message: Message, confidence: float) -> bool:
-        if confidence < self._threshold:
-            return True
+    def _unfounded(self, text: str, confidence: float) -> bool:
         if self._evidence is None:
-            return False
-        return not has_evidence(str(message.get(TEXT) or ""), self._evidence)
+            return confidence < self._threshold
+        if confidence >= self._threshold:
+            return not self._evidence.found_in(text)
+        return confidence < self._strong_threshold or not self._evidence.strong_in(text)
+
+    def _clearly_said(self, message: Message) -> Optional[Dict[str, Any]]:
+        """The critical intent behind a fallback, when the text clearly says it."""
+        if self._evidence is None:
+            return None
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        best = next((r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK), None)
+        if best is None or best.get(INTENT_NAME_KEY) not in self._intents:
+            return None
+        confidence = float(best.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        if confidence < self._strong_threshold or not self._evidence.strong_in(_text(message)):
+            return None
+        return {INTENT_NAME_KEY: best[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: confidence}
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Replaces unsure or unfounded critical predictions with the fallback intent."""
+        """Replaces unsure or unfounded critical predictions with the fallback intent, and
+        restores a critical intent the fallback hid when the message clearly says it."""
         for message in messages:
             intent = message.get(INTENT) or {}
             name = intent.get(INTENT_NAME_KEY)
             confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-            if name in self._intents and self._unfounded(message, confidence):
-                fallback = {
-                    INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME,
-                    PREDICTED_CONFIDENCE_KEY: self._threshold,
-                }
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            if name == FALLBACK:
+                restored = self._clearly_said(message)
+                if restored is not None:
+                    message.set(INTENT, restored, add_to_output=True)
+                    others = [r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK]
+                    message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+            elif name in self._intents and self._unfounded(_text(message), confidence):
+                fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: self._threshold}
                 message.set(INTENT, fallback, add_to_output=True)
-                ranking = message.get(INTENT_RANKING_KEY) or []
                 message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
         return messages

@@ -142,11 +142,18 @@ async def predict(
 ) -> Tuple[List[LanguageResult], List[EverydayResult]]:
     """Parses every held-out example, language by language, then the everyday messages."""
     from rasa.core.agent import Agent
+
+    return await parse_all(Agent.load(str(model)), test_dir, everyday_dir)
+
+
+async def parse_all(
+    agent: Any, test_dir: Path, everyday_dir: Optional[Path]
+) -> Tuple[List[LanguageResult], List[EverydayResult]]:
+    """``predict`` with a loaded agent."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     from actions.clarify import suggested_intents
 
-    agent = Agent.load(str(model))
     results = []
     for language_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
         data = load_data(str(language_dir))

@@ -45,7 +45,7 @@ def agent() -> Any:
     loaded = Agent.load(
         str(MODEL),
         action_endpoint=EndpointConfig(f"{ACTION_SERVER}/webhook"),
-        generator=EndpointConfig(f"{ACTION_SERVER}/nlg"),
+        generator=EndpointConfig(type="dialogue.nlg.LocalizedNLG"),
     )
     loaded.tracker_store = ErasingInMemoryTrackerStore(domain=loaded.domain)
     assert loaded.processor is not None, "the model loaded without a processor"

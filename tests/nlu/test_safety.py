@@ -64,6 +64,62 @@ def test_confident_critical_intent_passes() -> None:
     assert _intent(message) == {"name": "urgent_help", "confidence": 0.93}
 
 
+def test_a_less_sure_critical_intent_passes_with_a_strong_sign() -> None:
+    text = normalize("the agent is still taking money from families for the Libya route").text
+    message = _message("report_trafficking", 0.62, text)
+    _gate().process([message])
+    assert _intent(message) == {"name": "report_trafficking", "confidence": 0.62}
+
+
+def test_a_weak_sign_is_not_enough_below_the_threshold() -> None:
+    message = _message("urgent_help", 0.62, normalize("help plz").text)
+    _gate().process([message])
+    assert _intent(message)["name"] == "nlu_fallback"
+
+
+def test_a_guess_below_the_fallback_level_is_never_enough() -> None:
+    message = _message("urgent_help", 0.45, normalize("kashti doob rahi hai bachao").text)
+    _gate().process([message])
+    assert _intent(message)["name"] == "nlu_fallback"
+
+
+def _fallen_back(best: str, confidence: float, text: str) -> Message:
+    """What FallbackClassifier leaves: nlu_fallback first, the classifier's ranking after."""
+    fallback = {"name": "nlu_fallback", "confidence": 0.5}
+    ranking = [fallback, {"name": best, "confidence": confidence}]
+    ranking.append({"name": "ask_hotlines", "confidence": 0.05})
+    data = {"text": normalize(text).text, "intent": fallback, "intent_ranking": ranking}
+    return Message(data=data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Malaysia me factory me qaid hun", "مجھے کمرے میں بند کر دیا ہے", "they won't let us leave"],
+)
+def test_a_clearly_said_danger_is_restored_from_the_fallback(text: str) -> None:
+    message = _fallen_back("urgent_help", 0.55, text)
+    _gate().process([message])
+    assert _intent(message) == {"name": "urgent_help", "confidence": 0.55}
+    assert [r["name"] for r in message.get("intent_ranking")] == ["urgent_help", "ask_hotlines"]
+
+
+@pytest.mark.parametrize(
+    ("best", "confidence", "text"),
+    [
+        ("urgent_help", 0.55, "help plz"),  # only a weak sign
+        ("urgent_help", 0.40, "Malaysia me factory me qaid hun"),  # too unsure
+        ("urgent_help", 0.90, "bachao bachao 😂 ammi aa gayi"),  # a joke
+        ("ask_verify_agent", 0.55, "agent ka license check karna hai"),  # not critical
+    ],
+)
+def test_the_fallback_stands_without_a_clear_critical_case(
+    best: str, confidence: float, text: str
+) -> None:
+    message = _fallen_back(best, confidence, text)
+    _gate().process([message])
+    assert _intent(message)["name"] == "nlu_fallback"
+
+
 def test_other_intents_are_not_gated() -> None:
     message = _message("ask_protector", 0.55)
     _gate().process([message])
