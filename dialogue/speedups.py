@@ -1,25 +1,32 @@
-"""One fix to Rasa 3.6.21's turn cost, applied when Rasa loads this package.
+"""Two fixes to Rasa 3.6.21's turn cost, applied when Rasa loads this package.
 
-Rasa checks every action server response with ``jsonschema.validate(result,
+1. Rasa checks every action server response with ``jsonschema.validate(result,
 schema)``. With the jsonschema that Rasa 3.6 pins (4.17), that call first
 validates the *schema itself* against the JSON Schema meta-schema and builds a
 new validator, every time: the turn profile (docs/turn-profile.md) found
 jsonschema taking about 40% of Rasa's CPU, on every custom action and on the
 slot validation that runs after every user message.
 
-``install()`` replaces ``RemoteAction._validate_action_result`` with the same
-check through one validator built (and its schema checked) once per process:
-the same schema, the same errors, the same message. This is a patch of a
-private method, justified by the measured cost; it is applied only to the
-Rasa version it was written for, and ``tests/dialogue/test_speedups.py`` checks
-that the replacement accepts and rejects exactly what Rasa's own does.
+   ``install()`` replaces ``RemoteAction._validate_action_result`` with the
+   same check through one validator built (and its schema checked) once per
+   process: the same schema, the same errors, the same message.
+2. Every event read back from the tracker store is typed by
+   ``Event.resolve_by_type``, which walks the whole ``Event`` class tree for
+   each one (about 8% of Rasa's CPU after the first fix). ``install()`` puts a
+   name-to-class table in front of it; a name not in the table goes to Rasa's
+   own lookup, so an event class imported later still resolves.
+
+These are patches of Rasa internals, justified by the measured cost; they are
+applied only to the Rasa version they were written for, and
+``tests/dialogue/test_speedups.py`` checks that they answer exactly as Rasa's
+own code does.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional, Type
 
 import rasa
 from jsonschema import ValidationError
@@ -28,6 +35,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +65,22 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
     return True
 
 
+_EVENT_TYPES: Dict[str, Type[Event]] = {}
+_rasa_resolve_by_type: Callable[..., Optional[Type[Event]]] = Event.resolve_by_type
+
+
+def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+    """``Event.resolve_by_type`` with the classes it found remembered by name."""
+    found = _EVENT_TYPES.get(type_name)
+    if found is None:
+        found = _rasa_resolve_by_type(type_name, default)
+        if found is not None and found.type_name == type_name:
+            _EVENT_TYPES[type_name] = found
+    return found
+
+
 def install() -> bool:
-    """Applies the fix to the Rasa version it was written for; True when applied."""
+    """Applies the fixes to the Rasa version they were written for; True when applied."""
     if rasa.__version__ != PATCHED_VERSION:
         logger.warning(
             "dialogue.speedups: written for Rasa %s, running %s: not applied",
@@ -67,4 +89,5 @@ def install() -> bool:
         )
         return False
     setattr(RemoteAction, "_validate_action_result", validate_action_result)  # noqa: B010
+    setattr(Event, "resolve_by_type", staticmethod(resolve_by_type))  # noqa: B010
     return True
