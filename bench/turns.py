@@ -199,62 +199,74 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-# Where a sample was spent, judged by the innermost matching frame. Order matters:
-# the first pattern found from the leaf up names the category.
-CATEGORIES: List[Tuple[str, Tuple[str, ...]]] = [
-    ("NLU: DIET (TensorFlow)", ("rasa/nlu/classifiers/diet", "tensorflow", "keras")),
-    ("NLU: featurizers and tokenizer", ("rasa/nlu/featurizers", "rasa/nlu/tokenizers", "sklearn")),
-    ("NLU: project components", ("nlu/normalizer", "nlu/language", "nlu/safety")),
-    ("policy: TED", ("rasa/core/policies/ted_policy",)),
-    ("policy: rules", ("rasa/core/policies/rule_policy",)),
-    ("policy: memoization", ("rasa/core/policies/memoization",)),
-    ("policy: featurising the tracker", ("rasa/core/featurizers",)),
-    ("NLG endpoint call", ("rasa/core/nlg/callback",)),
-    ("action server call", ("rasa/core/actions/action.py",)),
-    ("tracker store", ("rasa/core/tracker_store",)),
-    ("tracker and events", ("rasa/shared/core/trackers", "rasa/shared/core/events")),
-    ("domain", ("rasa/shared/core/domain",)),
-    ("graph runner (dask)", ("rasa/engine", "dask/")),
-    ("HTTP client (aiohttp)", ("aiohttp/client", "aiohttp/connector")),
+# Where a sample was spent, two ways. STAGES: what the turn was doing: the first stage
+# (in this order) with a frame anywhere in the stack. LIBRARIES: what code ran: the innermost
+# matching frame. Patterns are substrings of py-spy's "function (file:line)" frames.
+STAGES: List[Tuple[str, Tuple[str, ...]]] = [
+    ("tracker store: read", ("get_tracker (rasa/core/processor.py", "retrieve (rasa/core/tracker")),
+    ("tracker store: write", ("save_tracker (rasa/core/processor.py",)),
+    ("NLU pipeline (parse)", ("parse_message (rasa/core/processor.py",)),
+    ("slot extraction (validation action)", ("run_action_extract_slots",)),
+    ("policies (predict next action)", ("_predict_next_with_tracker",)),
+    ("running actions (action server, responses)", ("_run_action (rasa/core/processor.py",)),
+    ("lock store", ("rasa/core/lock_store",)),
+    ("HTTP server (sanic)", ("sanic/",)),
+]
+LIBRARIES: List[Tuple[str, Tuple[str, ...]]] = [
+    ("TensorFlow (DIET, TED)", ("tensorflow/", "keras/")),
+    ("jsonschema", ("jsonschema/",)),
+    ("JSON encode/decode", ("json/", "ujson")),
+    ("HTTP client (aiohttp)", ("aiohttp/",)),
+    ("Rasa trackers and events", ("rasa/shared/core/trackers", "rasa/shared/core/events")),
+    ("Rasa featurizers", ("rasa/core/featurizers", "rasa/nlu/featurizers", "sklearn/")),
+    ("Rasa policies", ("rasa/core/policies",)),
+    ("Rasa domain", ("rasa/shared/core/domain",)),
+    ("Rasa graph runner (dask)", ("rasa/engine", "dask/")),
+    ("project code", ("/actions/", "/nlu/", "/dialogue/", "/contract/")),
+    ("rasa-sdk", ("rasa_sdk/",)),
     ("HTTP server (sanic)", ("sanic/", "httptools")),
-    ("actions: project code", ("/actions/",)),
-    ("actions: rasa-sdk", ("rasa_sdk/",)),
     ("logging", ("logging/", "structlog")),
-    ("JSON", ("json/", "ujson")),
 ]
 
 
-def categorise(raw: Path) -> Counter[str]:
+def categorise(
+    raw: Path, categories: List[Tuple[str, Tuple[str, ...]]], innermost: bool
+) -> Counter[str]:
     """Samples per category from py-spy's raw (collapsed) stacks."""
     counts: Counter[str] = Counter()
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, number = line.rpartition(" ")
-        if not number.isdigit():
-            continue
-        frames = stack.split(";")
-        name = "other"
-        for frame in reversed(frames):
-            found = next((c for c, keys in CATEGORIES if any(k in frame for k in keys)), None)
-            if found:
-                name = found
-                break
-        counts[name] += int(number)
+        if number.isdigit():
+            counts[_category(stack.split(";"), categories, innermost)] += int(number)
     return counts
 
 
-def profile_table(profiles: Dict[str, Counter[str]], messages: int, cpu: Dict[str, float]) -> str:
-    lines = [
-        f"CPU per message over {messages} messages: "
-        + ", ".join(f"{name} {1000 * s / max(messages, 1):.1f} ms" for name, s in cpu.items()),
-        "",
-        "| process | where | share of its samples |",
-        "|---|---|---|",
-    ]
-    for process, counts in profiles.items():
+def _category(
+    frames: List[str], categories: List[Tuple[str, Tuple[str, ...]]], innermost: bool
+) -> str:
+    if innermost:
+        for frame in reversed(frames):
+            for name, keys in categories:
+                if any(key in frame for key in keys):
+                    return name
+        return "other"
+    for name, keys in categories:
+        if any(key in frame for frame in frames for key in keys):
+            return name
+    return "other"
+
+
+def profile_table(raw: Path, messages: int, cpu_ms: float) -> str:
+    """Where one process's samples went, by stage and by library, as Markdown."""
+    lines = [f"CPU per message: {cpu_ms:.1f} ms over {messages} messages.", ""]
+    for title, categories, innermost in (("stage", STAGES, False), ("library", LIBRARIES, True)):
+        counts = categorise(raw, categories, innermost)
         total = sum(counts.values()) or 1
-        for name, n in counts.most_common(12):
-            lines.append(f"| {process} | {name} | {n / total:.1%} |")
-    return "\n".join(lines) + "\n"
+        lines += [f"| {title} | share of samples | ms per message |", "|---|---|---|"]
+        for name, n in counts.most_common():
+            lines.append(f"| {name} | {n / total:.1%} | {cpu_ms * n / total:.1f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def read_json(path: Path) -> Figures:
@@ -363,8 +375,14 @@ def run(args: argparse.Namespace) -> Figures:
                 }
                 for _, spy in spies:
                     spy.wait(timeout=args.seconds + 60)
-                profiles = {name: categorise(out / f"profile-{name}.txt") for name, _ in spies}
-                text = profile_table(profiles, len(level.results), used)
+                messages = len(level.results)
+                text = "".join(
+                    f"## {name}\n\n"
+                    + profile_table(
+                        out / f"profile-{name}.txt", messages, 1000 * used[name] / messages
+                    )
+                    for name, _ in spies
+                )
                 (out / "profile.md").write_text(text, encoding="utf-8")
                 print(text)
         peak = memory_kb(rasa_pid)["VmHWM"]
