@@ -1,6 +1,6 @@
 """Benchmark: SMS through the gateway versus the same messages straight to Rasa.
 
-    make bench                      # starts the stack (scripts/with-stack), runs, stops it
+    make bench-gateway              # starts the stack (scripts/with-stack), runs, stops it
     .venv-bot/bin/python bench/gateway.py --messages 600 --concurrency 20
 
 In one run, the same messages (held-out examples from nlu/heldout, in English,

@@ -254,10 +254,14 @@ def table(results: List[Dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mean_worst(values: List[float]) -> str:
+    return f"{sum(values) / len(values):.2f} ({min(values):.2f})"
+
+
 def summary(results: List[Dict[str, Any]]) -> str:
     """Per candidate and gate threshold, over its seeds: mean training seconds, and per
-    language mean macro-F1, the worst strict and safety recall, the held-out critical
-    false positives summed and the worst everyday false-alarm rate."""
+    language mean macro-F1, the mean and worst strict and safety recall, the held-out
+    critical false positives summed and the worst everyday false-alarm rate."""
     groups: Dict[tuple[str, str], List[Dict[str, Any]]] = {}
     for r in results:
         if "failed" not in r:
@@ -266,9 +270,9 @@ def summary(results: List[Dict[str, Any]]) -> str:
                     {"train": r["train_seconds"], "languages": languages}
                 )
     lines = [
-        "| candidate | gate | seeds | mean train s | lang | mean macro-F1 | worst strict "
-        "recall (report / urgent) | worst safety recall | critical FP (all seeds) "
-        "| worst everyday false alarms |",
+        "| candidate | gate | seeds | mean train s | lang | mean macro-F1 | strict recall, "
+        "mean (worst): report / urgent | safety recall, mean (worst) | critical FP (all seeds) "
+        "| everyday false alarms, worst |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (candidate, gate), runs in groups.items():
@@ -276,8 +280,8 @@ def summary(results: List[Dict[str, Any]]) -> str:
         for language in runs[0]["languages"]:
             per = [r["languages"][language] for r in runs]
             f1 = sum(f["macro_f1"] for f in per) / len(per)
-            strict = " / ".join(f"{min(f['strict_recall'][i] for f in per):.2f}" for i in CRITICAL)
-            safety = " / ".join(f"{min(f['safety_recall'][i] for f in per):.2f}" for i in CRITICAL)
+            strict = " / ".join(_mean_worst([f["strict_recall"][i] for f in per]) for i in CRITICAL)
+            safety = " / ".join(_mean_worst([f["safety_recall"][i] for f in per]) for i in CRITICAL)
             fp = sum(f["critical_fp"] for f in per)
             rate = max(f["everyday_rate"] for f in per)
             lines.append(
