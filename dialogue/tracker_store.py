@@ -5,28 +5,54 @@ stores keep only the events from the latest such marker on, so the earlier
 conversation is gone from storage (the in-memory store for the embedded
 default, Redis for deployments with several Rasa processes).
 
+The Redis store also seals every conversation with ``RAHNUMA_DATA_KEY``
+(``contract/sealing.py``, Fernet): a conversation holds the user's messages
+and a report's description and location, which must not sit in clear in
+Redis for the 30 days a conversation is kept. And it does not let Rasa undo an
+erasure: Rasa 3.6's ``RedisTrackerStore.save`` merges the stored conversation
+back into the one it saves (to keep earlier sessions), which would restore
+every erased event; here the merge is skipped once the marker is present.
+
 Never logs events or message text.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+import json
+import logging
+import os
+from typing import Any, List, Optional, Union
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.slots import Slot
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import (
+    DialogueStateTracker,
+    get_trackers_for_conversation_sessions,
+)
+from rasa.shared.exceptions import RasaException
+
+from contract.sealing import InvalidToken, Sealer
+
+logger = logging.getLogger(__name__)
 
 ERASE_SLOT = "data_erased"
 
 
-def erased_events(events: List[Event]) -> List[Event]:
-    """The events left after the latest erase marker (all of them if none)."""
+def erase_marker_index(events: List[Event]) -> Optional[int]:
+    """Where the latest erase marker is, if there is one."""
     for index in range(len(events) - 1, -1, -1):
         event = events[index]
         if isinstance(event, SlotSet) and event.key == ERASE_SLOT and event.value:
-            return events[index:]
-    return events
+            return index
+    return None
+
+
+def erased_events(events: List[Event]) -> List[Event]:
+    """The events left after the latest erase marker (all of them if none)."""
+    index = erase_marker_index(events)
+    return events if index is None else events[index:]
 
 
 def without_erased(tracker: DialogueStateTracker, slots: List[Slot]) -> DialogueStateTracker:
@@ -54,9 +80,76 @@ class ErasingInMemoryTrackerStore(InMemoryTrackerStore):
         await super().save(without_erased(tracker, self.domain.slots))
 
 
-class ErasingRedisTrackerStore(RedisTrackerStore):
-    """The Redis store (shared by several Rasa processes) with erasure on request."""
+class SealedRedisTrackerStore(RedisTrackerStore):
+    """The Redis store (shared by several Rasa processes): sealed, with erasure on request.
+
+    Configured in ``endpoints.redis.yml``; the key is ``<key_prefix>:tracker:<sender>``
+    (Rasa's naming; the prefix must be letters and digits). Needs ``RAHNUMA_DATA_KEY``.
+    """
+
+    def __init__(self, domain: Domain, **kwargs: Any) -> None:
+        keys = os.environ.get("RAHNUMA_DATA_KEY", "").strip()
+        if not keys:
+            raise RasaException(
+                "SealedRedisTrackerStore needs RAHNUMA_DATA_KEY (the same Fernet key(s) as "
+                "the gateway and the action server): conversations are sealed at rest"
+            )
+        prefix = kwargs.get("key_prefix")
+        if prefix is not None and not str(prefix).isalnum():
+            raise RasaException(
+                f"tracker_store key_prefix {prefix!r}: Rasa accepts only letters and digits "
+                "(it would silently use 'tracker:' instead)"
+            )
+        self._sealer = Sealer(keys)
+        super().__init__(domain, **kwargs)
+
+    def serialise_tracker(self, tracker: DialogueStateTracker) -> str:  # type: ignore[override]
+        """The conversation as Rasa serialises it, sealed."""
+        return self._sealer.seal(json.dumps(tracker.as_dialogue().as_dict())).decode("ascii")
+
+    def deserialise_tracker(
+        self, sender_id: str, serialised_tracker: Union[str, bytes]
+    ) -> Optional[DialogueStateTracker]:
+        """Opens a sealed conversation; one that cannot be opened (a key removed from
+        ``RAHNUMA_DATA_KEY``, or not sealed) is treated as absent, never as an error."""
+        token = (
+            serialised_tracker.encode("ascii")
+            if isinstance(serialised_tracker, str)
+            else serialised_tracker
+        )
+        try:
+            opened = self._sealer.open(token)
+        except (InvalidToken, UnicodeEncodeError):
+            logger.warning("a stored conversation could not be opened: starting it afresh")
+            return None
+        return super().deserialise_tracker(sender_id, opened)
+
+    async def _retrieve(
+        self, sender_id: str, fetch_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        """Rasa's ``_retrieve``, for a conversation that may not open (then: none)."""
+        stored = self.red.get(self.key_prefix + sender_id)
+        tracker = None if stored is None else self.deserialise_tracker(sender_id, stored)
+        if tracker is None or fetch_all_sessions:
+            return tracker
+        sessions = get_trackers_for_conversation_sessions(tracker)
+        return sessions[-1] if len(sessions) > 1 else tracker
 
     async def save(self, tracker: DialogueStateTracker, timeout: Any = None) -> None:
-        """Saves the tracker without the erased part; ``record_exp`` still applies."""
-        await super().save(without_erased(tracker, self.domain.slots), timeout)
+        """Saves the tracker sealed, without the erased part; ``record_exp`` still applies.
+
+        Rasa's save merges the stored conversation (earlier sessions) into the one
+        being saved. A save that carries the erase marker skips that merge, and what a
+        merge returns is pruned again, so nothing erased comes back."""
+        erased = erase_marker_index(list(tracker.events)) is not None
+        tracker = without_erased(tracker, self.domain.slots)
+        await self.stream_events(tracker)
+        if not timeout and self.record_exp:
+            timeout = self.record_exp
+        key = self.key_prefix + tracker.sender_id
+        stored = None if erased else self.red.get(key)
+        if stored is not None:
+            prior = self.deserialise_tracker(tracker.sender_id, stored)
+            if prior is not None:
+                tracker = without_erased(self._merge_trackers(prior, tracker), self.domain.slots)
+        self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
