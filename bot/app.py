@@ -4,6 +4,7 @@
                              the staff chat's commands and buttons go to ``bot/hotline/``
     POST /sms/twilio         Twilio SMS webhooks (signature checked against PUBLIC_URL);
                              on-call numbers' commands go to ``bot/hotline/``
+    POST /sms/twilio/fallback  Twilio's Fallback URL: "send again later" TwiML
     GET  /healthz            the process is up
     GET  /readyz             Redis and Rasa answer
     GET  /metrics            Prometheus
@@ -14,7 +15,9 @@ whole object graph is built in one function, ``build``, each object given
 what it needs when it is made. Errors
 become HTTP answers here, in one place: a forged call gets 403 and nothing is
 processed; a body that is not a webhook gets 400; an outage of Redis gets 503
-so the provider delivers again. Never logs bodies, addresses or secrets.
+on Telegram, which delivers an update again, and on SMS, which Twilio never
+sends again, a 200 TwiML answer asking the user to send it again later with
+the emergency number. Never logs bodies, addresses or secrets.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from bot.rasa import RasaClient
 from bot.settings import Settings
 from contract.channels import Channel
 from contract.keys import Keys
+from contract.languages import URDU, has_urdu_letters
 from contract.reports import ReportStore
 from contract.sealing import Sealer
 
@@ -70,6 +74,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
 TELEGRAM_PATH = "/telegram/webhook"
 SMS_PATH = "/sms/twilio"
+SMS_FALLBACK_PATH = "/sms/twilio/fallback"
 XML = "application/xml"
 
 
@@ -107,6 +112,7 @@ def create_app(
     routes = [
         Route(TELEGRAM_PATH, telegram_webhook, methods=["POST"]),
         Route(SMS_PATH, sms_webhook, methods=["POST"]),
+        Route(SMS_FALLBACK_PATH, sms_fallback, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -286,27 +292,73 @@ async def telegram_webhook(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-async def sms_webhook(request: Request) -> Response:
-    """Twilio's webhook: signature checked first; the answer as TwiML within the budget."""
-    gateway = _gateway(request)
-    settings = gateway.settings
-    if gateway.sms is None or gateway.validator is None:
-        return PlainTextResponse("SMS is not configured", status_code=404)
+async def _signed_sms(request: Request, gateway: Gateway, path: str) -> Dict[str, str]:
+    """The parameters of a Twilio request to ``path``, once its signature is checked."""
+    assert gateway.validator is not None
     raw = await _body(request)
     params: Dict[str, str] = dict(
         parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     )
-    url = settings.public(SMS_PATH) + (f"?{request.url.query}" if request.url.query else "")
+    query = f"?{request.url.query}" if request.url.query else ""
+    url = gateway.settings.public(path) + query
     try:
         verify(gateway.validator, url, params, request.headers.get("x-twilio-signature", ""))
     except ForgedRequestError:
         gateway.metrics.rejected.labels("sms", "signature").inc()
         raise
+    return params
+
+
+def _send_again(params: Dict[str, str]) -> Response:
+    """TwiML asking the user to send the message again later, with the emergency number.
+
+    Twilio does not deliver an SMS webhook again after an HTTP error, so a message the
+    gateway cannot take in would be lost in silence; the user is told instead. The
+    language is guessed from the message itself (nothing else can be read)."""
+    language = URDU if has_urdu_letters(params.get("Body", "")) else None
+    return Response(twiml([Outgoing(texts.text("sms_send_again", language))]), media_type=XML)
+
+
+async def sms_webhook(request: Request) -> Response:
+    """Twilio's webhook: signature checked first; the answer as TwiML within the budget.
+    When Redis (or anything the gateway needs to take the message in) fails, the
+    answer is still 200 with TwiML: send again later, and the emergency number."""
+    gateway = _gateway(request)
+    if gateway.sms is None or gateway.validator is None:
+        return PlainTextResponse("SMS is not configured", status_code=404)
+    params = await _signed_sms(request, gateway, SMS_PATH)
     gateway.metrics.received.labels("sms").inc()
     sid, sender = params.get("MessageSid", ""), params.get("From", "")
     if not sid or not sender:
         gateway.metrics.rejected.labels("sms", "malformed").inc()
         return PlainTextResponse("MessageSid and From are required", status_code=400)
+    try:
+        return await _take_sms(gateway, params, sid, sender)
+    except (RedisError, GatewayError, OSError) as error:
+        gateway.metrics.errors.labels("sms_not_taken").inc()
+        logger.error(
+            "an SMS could not be taken in; the sender is asked to send again", exc_info=error
+        )
+        return _send_again(params)
+
+
+async def sms_fallback(request: Request) -> Response:
+    """Twilio's Fallback URL (``POST /sms/twilio/fallback``): Twilio calls it when the
+    main webhook fails or times out. It touches nothing (Redis may be what failed):
+    signature checked, then the send-again TwiML."""
+    gateway = _gateway(request)
+    if gateway.sms is None or gateway.validator is None:
+        return PlainTextResponse("SMS is not configured", status_code=404)
+    params = await _signed_sms(request, gateway, SMS_FALLBACK_PATH)
+    gateway.metrics.errors.labels("sms_fallback").inc()
+    logger.warning("Twilio called the SMS fallback URL: the main webhook failed")
+    return _send_again(params)
+
+
+async def _take_sms(gateway: Gateway, params: Dict[str, str], sid: str, sender: str) -> Response:
+    """Takes a signed, well-formed SMS in and answers within the reply budget."""
+    settings = gateway.settings
+    assert gateway.sms is not None
     if gateway.hotline.is_staff_number(sender):  # an on-call phone acting on a report
         return Response(
             twiml(await gateway.hotline.on_sms(sender, sid, params.get("Body", ""))),

@@ -87,6 +87,11 @@ TEXTS = {
         "gateway",
         "There is no list to choose from right now. Send a question or MENU.",
     ),
+    "sms_send_again": pgettext(
+        "gateway",
+        "Rahnuma could not take your message just now. Please send it again in a few "
+        "minutes. In danger now? Call {emergency}.",
+    ),
     "error": pgettext(
         "gateway",
         "Sorry, something went wrong on our side. Please send your message again. "
