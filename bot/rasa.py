@@ -95,7 +95,8 @@ class RasaClient:
         self._client = client
 
     async def send(self, sender: str, message: str, metadata: Mapping[str, Any]) -> List[Reply]:
-        """The replies to ``message``; raises RasaUnavailableError when Rasa cannot answer."""
+        """The replies to ``message``; raises RasaUnavailableError when Rasa cannot answer,
+        including an answer with no message in it."""
         body = {"sender": sender, "message": message, "metadata": dict(metadata)}
         try:
             response = await self._client.post(
@@ -106,9 +107,14 @@ class RasaClient:
         if response.status_code != 200:
             raise RasaUnavailableError(f"Rasa answered HTTP {response.status_code}")
         try:
-            return parse_replies(response.json())
+            replies = parse_replies(response.json())
         except ValueError as error:
             raise RasaUnavailableError("Rasa answered with something that is not JSON") from error
+        if not replies:
+            # Rasa answers 200 [] when the action server or a custom action fails: every
+            # user message has an answer, so this is an outage, never "nothing to say".
+            raise RasaUnavailableError("Rasa answered with no message (an action failed)")
+        return replies
 
     async def ready(self) -> bool:
         """True when Rasa's server answers (its model is loaded before it listens)."""

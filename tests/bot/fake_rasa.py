@@ -13,7 +13,8 @@ message, so tests read plainly:
     anything else       "echo: <message>" in the language given in metadata
                         (Urdu when the message has Urdu letters)
 
-``down`` makes it answer 503; ``delay`` makes it slow, ``jitter`` randomly slow.
+``down`` makes it answer 503; ``silent`` makes it answer ``200 []`` (what Rasa does
+when the action server is down); ``delay`` makes it slow, ``jitter`` randomly slow.
 Every request is kept.
 """
 
@@ -38,6 +39,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.received: List[Dict[str, Any]] = []
         self.down = False
+        self.silent = False
         self.delay = 0.0
         self.jitter = 0.0  # up to this many extra seconds, at random: shuffles concurrent answers
 
@@ -84,6 +86,8 @@ class FakeRasa:
                 await asyncio.sleep(self.delay + random.random() * self.jitter)
             if self.down:
                 return PlainTextResponse("unavailable", status_code=503)
+            if self.silent:
+                return JSONResponse([])
             return JSONResponse(
                 self.answer(body["sender"], body["message"], body.get("metadata") or {})
             )

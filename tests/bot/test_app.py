@@ -241,8 +241,12 @@ def sent_to(stack: GatewayRig, chat: int = CHAT) -> List[str]:
     return [m["text"] for m in stack.peers.telegram_to(chat)]
 
 
-async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: GatewayRig) -> None:
-    stack.rasa.down = True
+@pytest.mark.parametrize("failure", ["down", "silent"])
+async def test_rasa_down_gets_one_holding_message_then_the_answer(
+    stack: GatewayRig, failure: str
+) -> None:
+    # down: Rasa answers 503; silent: 200 [] (its action server is down): never silence.
+    setattr(stack.rasa, failure, True)
     await stack.post_update(stack.telegram_text(CHAT, "is anyone there?"))
     await stack.telegram_sent(CHAT, 1)
 
@@ -252,7 +256,7 @@ async def test_rasa_down_gets_one_holding_message_then_the_answer(stack: Gateway
     await wait_for(retried, timeout=8, what="a retry while Rasa is down")
     assert sent_to(stack) == [HOLDING]  # once, however often it is retried
 
-    stack.rasa.down = False
+    setattr(stack.rasa, failure, False)
     await stack.telegram_sent(CHAT, 2, timeout=20)
     await asyncio.sleep(2.5)  # nothing more follows: no second answer, no second holding
     assert sent_to(stack) == [HOLDING, "echo: is anyone there?"]

@@ -176,6 +176,8 @@ def answers(status: int, content: bytes) -> Handler:
         pytest.param(answers(404, b"[]"), id="404"),
         pytest.param(answers(200, b"<html>proxy error</html>"), id="not JSON"),
         pytest.param(answers(200, b""), id="empty body"),
+        pytest.param(answers(200, b"[]"), id="no message (the action server is down)"),
+        pytest.param(answers(200, b'[{"custom": {"rahnuma": {}}}]'), id="no text"),
     ],
 )
 async def test_rasa_that_cannot_answer_raises_rasa_unavailable(rasa: Handler) -> None:
