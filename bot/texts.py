@@ -113,6 +113,11 @@ TEXTS = {
         "The hotline has closed your report {reference}. Thank you for reporting. "
         "Send MENU to see the topics.",
     ),
+    "hotline_forwarded": pgettext(
+        "gateway",
+        "Sent to the hotline worker handling your report {reference}. "
+        "In danger now? Call {emergency}.",
+    ),
     "hotline_forward_failed": pgettext(
         "gateway",
         "Your message could not reach the hotline worker just now. Please send it again "

@@ -333,7 +333,10 @@ class StaffDesk:
             f"Answer with /reply {case.reference} <message>"
         )
         if await self._to_claimant(case, text):
-            return []
+            # Never silence: the reporter learns it arrived, with the emergency number
+            # (a worker may be away; "they are beating me" must not wait for them).
+            ack = texts.text("hotline_forwarded", case.language, reference=case.reference)
+            return [Outgoing(ack)]
         return [Outgoing(texts.text("hotline_forward_failed", case.language))]
 
     async def forget(self, pseudonym: str) -> None:

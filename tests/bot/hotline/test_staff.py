@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.identity import Pseudonyms
-from bot.texts import CONTEXT, TEXTS, text
+from bot.texts import CONTEXT, TEXTS, emergency, text
 from contract.bidi import isolate
 from contract.channels import Channel
 from contract.keys import Keys
@@ -349,10 +349,12 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
     assert "They took my passport at the agency" in forwarded[0]
     assert "I am scared" in forwarded[1]
     assert stack.rasa.messages() == ["hello"]
-    assert len(stack.peers.telegram_to(REPORTER)) == 2  # both answered (forwarded) in order
+    # Each forwarded message is acknowledged to the reporter, with the emergency number.
+    acks = said(await stack.telegram_sent(REPORTER, 4))[2:]
+    assert acks == [text("hotline_forwarded", ENGLISH, reference=reference)] * 2
 
     await staff_says(stack, STAFF, f"/reply {reference} We are here. Are you safe now?")
-    reply = said(await stack.telegram_sent(REPORTER, 3))[2]
+    reply = said(await stack.telegram_sent(REPORTER, 5))[4]
     assert reply == text(
         "hotline_reply", ENGLISH, reference=reference, text="We are here. Are you safe now?"
     )
@@ -362,20 +364,21 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
 
     # MENU: back to the assistant, and Ayesha is told.
     await reporter_says(stack, REPORTER, "MENU")
-    assert said(await stack.telegram_sent(REPORTER, 4))[3] == "echo: MENU"
+    assert said(await stack.telegram_sent(REPORTER, 6))[5] == "echo: MENU"
     went_back = said(await stack.telegram_sent(STAFF, 3))[2]
     assert went_back.startswith(f"↩️ The reporter of {reference} went back to the assistant.")
     await reporter_says(stack, REPORTER, "what are the legal ways abroad")
-    assert said(await stack.telegram_sent(REPORTER, 5))[4] == "echo: what are the legal ways abroad"
+    assert said(await stack.telegram_sent(REPORTER, 7))[6] == "echo: what are the legal ways abroad"
 
     # A reply brings the reporter back to Ayesha.
     await staff_says(stack, STAFF, f"/reply {reference} Write to me here when you can.")
-    await stack.telegram_sent(REPORTER, 6)
+    await stack.telegram_sent(REPORTER, 8)
     await reporter_says(stack, REPORTER, "I am safe now")
     assert "I am safe now" in said(await stack.telegram_sent(STAFF, 4))[3]
+    assert said(await stack.telegram_sent(REPORTER, 9))[8] == acks[0]
 
     await staff_says(stack, STAFF, f"/resolve {reference} Referred to the FIA desk")
-    assert said(await stack.telegram_sent(REPORTER, 7))[6] == text(
+    assert said(await stack.telegram_sent(REPORTER, 10))[9] == text(
         "hotline_resolved", ENGLISH, reference=reference
     )
     assert said(await stack.telegram_sent(STAFF_CHAT, 6))[4:] == [
@@ -383,7 +386,7 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
         f"{reference} resolved.",
     ]
     await reporter_says(stack, REPORTER, "thank you")
-    assert said(await stack.telegram_sent(REPORTER, 8))[7] == "echo: thank you"
+    assert said(await stack.telegram_sent(REPORTER, 11))[10] == "echo: thank you"
 
     assert stack.rasa.messages() == ["hello", "MENU", "what are the legal ways abroad", "thank you"]
     assert len(stack.peers.telegram_to(STAFF)) == 4
@@ -403,8 +406,11 @@ async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
     claimed = await stack.sms_sent(PHONE, 1)
     assert claimed[0]["body"] == text("hotline_claimed", ENGLISH, reference=reference)
 
-    # The bot stays quiet (empty TwiML) while the message goes to the staff member.
-    assert await sms(stack, PHONE, "My employer has my passport") == []
+    # The message goes to the staff member; the reporter is told it arrived, with the
+    # emergency number (the assistant itself is not asked).
+    forwarded_note = text("hotline_forwarded", ENGLISH, reference=reference)
+    assert emergency() in forwarded_note
+    assert await sms(stack, PHONE, "My employer has my passport") == [forwarded_note]
     (forwarded,) = said(await stack.telegram_sent(STAFF, 1))
     assert reference in forwarded and "My employer has my passport" in forwarded
     assert stack.rasa.messages() == ["hello"]
@@ -421,7 +427,7 @@ async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
     refused = said(await stack.telegram_sent(STAFF_CHAT, 4))[3]
     assert refused.startswith(f"Not sent: the reporter of {reference} can no longer be reached")
     assert await sms(stack, PHONE, "START") == [text("sms_started", ENGLISH)]
-    assert await sms(stack, PHONE, "I can talk now") == []
+    assert await sms(stack, PHONE, "I can talk now") == [forwarded_note]
     assert "I can talk now" in said(await stack.telegram_sent(STAFF, 2))[1]
     assert len(stack.peers.telegram_to(STAFF)) == 2  # STOP and START were not forwarded
     assert [m["body"] for m in stack.peers.sms_to(PHONE)] == [m["body"] for m in sent]
@@ -465,10 +471,11 @@ async def test_on_call_staff_act_by_sms_once_per_message(
     assert await sms(stack, ON_CALL, f"RESOLVE {reference} Referred to the FIA desk") == [
         f"{reference} resolved."
     ]
-    reporter = said(await stack.telegram_sent(REPORTER, 4))
+    reporter = said(await stack.telegram_sent(REPORTER, 5))
     assert reporter == [
         "echo: hello",
         text("hotline_claimed", ENGLISH, reference=reference),
+        text("hotline_forwarded", ENGLISH, reference=reference),  # "please help me"
         text("hotline_reply", ENGLISH, reference=reference, text="We will call you at 5 pm"),
         text("hotline_resolved", ENGLISH, reference=reference),
     ]
