@@ -6,7 +6,7 @@
                              on-call numbers' commands go to ``bot/hotline/``
     POST /sms/twilio/fallback  Twilio's Fallback URL: "send again later" TwiML
     GET  /healthz            the process is up
-    GET  /readyz             Redis and Rasa answer
+    GET  /readyz             Redis and Rasa answer (and the action server, if configured)
     GET  /metrics            Prometheus
 
 Nothing is built at import time: Redis, HTTP clients and the ptb Application
@@ -91,6 +91,7 @@ class Gateway:
     telegram: Optional[TelegramUpdates]
     sms: Optional[SmsChannel]
     validator: Optional[RequestValidator]
+    http: httpx.AsyncClient  # for readiness probes
 
 
 def create_app(
@@ -212,7 +213,9 @@ async def build(
         "gateway ready",
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
-    return Gateway(settings, redis, metrics, conversations, rasa, hotline, updates, sms, validator)
+    return Gateway(
+        settings, redis, metrics, conversations, rasa, hotline, updates, sms, validator, http
+    )
 
 
 async def _stop(tasks: List[asyncio.Task[None]]) -> None:
@@ -391,16 +394,30 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis and Rasa both answer."""
+    """Ready when Redis and Rasa answer, and the action server when ``ACTION_SERVER_URL``
+    is set (without it Rasa still answers, but with no message in it)."""
     gateway = _gateway(request)
     try:
         redis_ok = bool(await asyncio.wait_for(gateway.redis.ping(), timeout=2.0))
     except (RedisError, OSError, asyncio.TimeoutError):
         redis_ok = False
     rasa_ok = await gateway.rasa.ready()
+    body: Dict[str, object] = {"redis": redis_ok, "rasa": rasa_ok}
     ready = redis_ok and rasa_ok
-    body = {"status": "ready" if ready else "not ready", "redis": redis_ok, "rasa": rasa_ok}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    if gateway.settings.action_server_url is not None:
+        actions_ok = await _answers(gateway.http, gateway.settings.action_server_url + "/health")
+        body["actions"] = actions_ok
+        ready = ready and actions_ok
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503
+    )
+
+
+async def _answers(http: httpx.AsyncClient, url: str) -> bool:
+    try:
+        return (await http.get(url, timeout=2.0)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -47,6 +47,7 @@ class Settings:
     redis_prefix: str = "rahnuma"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 30.0
+    action_server_url: Optional[str] = None  # when set, /readyz checks its /health too
     telegram_bot_token: Optional[Secret] = None
     telegram_webhook_secret: Optional[Secret] = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -120,6 +121,7 @@ class Settings:
             redis_prefix=config("REDIS_PREFIX", default="rahnuma"),
             rasa_url=config("RASA_URL", default="http://127.0.0.1:5005").rstrip("/"),
             rasa_timeout=_number(config, "RASA_TIMEOUT_SECONDS", float, 30.0),
+            action_server_url=(_optional(config, "ACTION_SERVER_URL") or "").rstrip("/") or None,
             telegram_bot_token=_secret(config, "TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=_secret(config, "TELEGRAM_WEBHOOK_SECRET"),
             telegram_api_url=config("TELEGRAM_API_URL", default="https://api.telegram.org").rstrip(

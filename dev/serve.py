@@ -132,7 +132,10 @@ def plan(env: Dict[str, str], stack: Supervisor) -> tuple[List[Child], bool]:
     rasa_port = int(env.get("RASA_PORT", "5005"))
     action_port = int(env.get("ACTION_PORT", "5055"))
     children: List[Child] = []
-    gateway_env: Dict[str, str] = {"RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+    gateway_env: Dict[str, str] = {
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{action_port}",  # for /readyz
+    }
     redis_url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if not redis_server.answers(redis_url):
         redis_port = redis_server.free_port()

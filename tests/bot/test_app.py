@@ -15,6 +15,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 import bot.conversation.outbox
 from bot import texts
@@ -91,6 +95,28 @@ async def test_readyz_follows_rasa(stack: GatewayRig) -> None:
 
     stack.rasa.down = False
     assert (await stack.http.get(stack.url + "/readyz")).status_code == 200
+
+
+async def test_readyz_follows_the_action_server_when_it_is_configured(prefix: str) -> None:
+    # Rasa answers 200 with no message when its action server is down: readiness must see it.
+    healthy = {"now": True}
+
+    async def health(request: Request) -> Response:
+        if healthy["now"]:
+            return JSONResponse({"status": "ok"})
+        return PlainTextResponse("down", status_code=503)
+
+    actions = Starlette(routes=[Route("/health", health, methods=["GET"])])
+    async with (
+        serving(actions) as actions_url,
+        running_stack(prefix, ACTION_SERVER_URL=actions_url) as stack,
+    ):
+        ready = await stack.http.get(stack.url + "/readyz")
+        assert ready.status_code == 200 and ready.json()["actions"] is True
+        healthy["now"] = False
+        down = await stack.http.get(stack.url + "/readyz")
+        assert down.status_code == 503
+        assert down.json() == {"status": "not ready", "redis": True, "rasa": True, "actions": False}
 
 
 # -- metrics --------------------------------------------------------------------
