@@ -11,7 +11,7 @@ and a report's description and location, which must not sit in clear in
 Redis for the 30 days a conversation is kept. And it does not let Rasa undo an
 erasure: Rasa 3.6's ``RedisTrackerStore.save`` merges the stored conversation
 back into the one it saves (to keep earlier sessions), which would restore
-every erased event; here the merge is skipped once the marker is present.
+every erased event; here what that merge returns is pruned again.
 
 Never logs events or message text.
 """
@@ -40,19 +40,13 @@ logger = logging.getLogger(__name__)
 ERASE_SLOT = "data_erased"
 
 
-def erase_marker_index(events: List[Event]) -> Optional[int]:
-    """Where the latest erase marker is, if there is one."""
+def erased_events(events: List[Event]) -> List[Event]:
+    """The events left after the latest erase marker (all of them if none)."""
     for index in range(len(events) - 1, -1, -1):
         event = events[index]
         if isinstance(event, SlotSet) and event.key == ERASE_SLOT and event.value:
-            return index
-    return None
-
-
-def erased_events(events: List[Event]) -> List[Event]:
-    """The events left after the latest erase marker (all of them if none)."""
-    index = erase_marker_index(events)
-    return events if index is None else events[index:]
+            return events[index:]
+    return events
 
 
 def without_erased(tracker: DialogueStateTracker, slots: List[Slot]) -> DialogueStateTracker:
@@ -136,20 +130,16 @@ class SealedRedisTrackerStore(RedisTrackerStore):
         return sessions[-1] if len(sessions) > 1 else tracker
 
     async def save(self, tracker: DialogueStateTracker, timeout: Any = None) -> None:
-        """Saves the tracker sealed, without the erased part; ``record_exp`` still applies.
+        """Saves the tracker sealed, without the erased part; ``record_exp`` still applies."""
+        await super().save(without_erased(tracker, self.domain.slots), timeout)
 
-        Rasa's save merges the stored conversation (earlier sessions) into the one
-        being saved. A save that carries the erase marker skips that merge, and what a
-        merge returns is pruned again, so nothing erased comes back."""
-        erased = erase_marker_index(list(tracker.events)) is not None
-        tracker = without_erased(tracker, self.domain.slots)
-        await self.stream_events(tracker)
-        if not timeout and self.record_exp:
-            timeout = self.record_exp
-        key = self.key_prefix + tracker.sender_id
-        stored = None if erased else self.red.get(key)
-        if stored is not None:
-            prior = self.deserialise_tracker(tracker.sender_id, stored)
-            if prior is not None:
-                tracker = without_erased(self._merge_trackers(prior, tracker), self.domain.slots)
-        self.red.set(key, self.serialise_tracker(tracker), ex=timeout)
+    def _merge_trackers(  # type: ignore[override]
+        self, prior_tracker: Optional[DialogueStateTracker], tracker: DialogueStateTracker
+    ) -> DialogueStateTracker:
+        """Rasa's merge of the stored conversation (earlier sessions) into the one being
+        saved, pruned again: the stored part holds what an erasure removed. A stored
+        conversation that cannot be opened is not merged."""
+        if prior_tracker is None:
+            return tracker
+        merged = RedisTrackerStore._merge_trackers(prior_tracker, tracker)
+        return without_erased(merged, self.domain.slots)
