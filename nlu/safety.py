@@ -154,23 +154,22 @@ class CriticalIntentGate(GraphComponent):
         """Builds the component from its config and the evidence file."""
         return cls(config, load_evidence() if config.get("require_evidence", True) else None)
 
-    def _unfounded(self, text: str, confidence: float) -> bool:
+    def _founded(self, text: str, confidence: float) -> bool:
+        """Confident with any evidence, or less sure with a strong sign."""
         if self._evidence is None:
-            return confidence < self._threshold
+            return confidence >= self._threshold
         if confidence >= self._threshold:
-            return not self._evidence.found_in(text)
-        return confidence < self._strong_threshold or not self._evidence.strong_in(text)
+            return self._evidence.found_in(text)
+        return confidence >= self._strong_threshold and self._evidence.strong_in(text)
 
     def _clearly_said(self, message: Message) -> Optional[Dict[str, Any]]:
         """The critical intent behind a fallback, when the text clearly says it."""
-        if self._evidence is None:
-            return None
         ranking = message.get(INTENT_RANKING_KEY) or []
         best = next((r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK), None)
-        if best is None or best.get(INTENT_NAME_KEY) not in self._intents:
+        if self._evidence is None or best is None or best.get(INTENT_NAME_KEY) not in self._intents:
             return None
         confidence = float(best.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        if confidence < self._strong_threshold or not self._evidence.strong_in(_text(message)):
+        if not self._founded(_text(message), confidence):
             return None
         return {INTENT_NAME_KEY: best[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: confidence}
 
@@ -188,7 +187,7 @@ class CriticalIntentGate(GraphComponent):
                     message.set(INTENT, restored, add_to_output=True)
                     others = [r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK]
                     message.set(INTENT_RANKING_KEY, others, add_to_output=True)
-            elif name in self._intents and self._unfounded(_text(message), confidence):
+            elif name in self._intents and not self._founded(_text(message), confidence):
                 fallback = {INTENT_NAME_KEY: FALLBACK, PREDICTED_CONFIDENCE_KEY: self._threshold}
                 message.set(INTENT, fallback, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
