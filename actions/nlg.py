@@ -1,8 +1,8 @@
 """Rendering Rasa's responses in the user's language and the channel's form.
 
 Rasa renders every response through ``dialogue/nlg.py`` (in the Rasa process),
-which calls ``render_request`` here with a body in the shape of Rasa's NLG
-callback protocol; the actions use the same renderer for texts they compose.
+which calls ``render_response`` here; the actions use the same renderer for
+texts they compose.
 The English source is the response in domain.yml; the translation comes from
 the gettext catalogs; the form depends on the channel:
 
@@ -132,16 +132,19 @@ def renderer() -> Renderer:
     return Renderer.from_domain(default_domain_path())
 
 
-def render_request(body: Mapping[str, Any], responses: Optional[Renderer] = None) -> Dict[str, Any]:
-    """Renders one response; ``body`` is shaped like Rasa's NLG callback request
-    (``response``, ``arguments``, ``tracker.slots``; see rasa/core/nlg/callback.py)."""
+def render_response(
+    name: str,
+    slots: Mapping[str, Any],
+    arguments: Optional[Mapping[str, Any]] = None,
+    responses: Optional[Renderer] = None,
+) -> Dict[str, Any]:
+    """Response ``name`` for the conversation's slots (language, channel, values) and the
+    action's ``arguments``, as Rasa's NLG clients return it; an unknown name gets the
+    default text."""
     active = responses or renderer()
-    tracker = body.get("tracker") or {}
-    slots: Dict[str, Any] = dict(tracker.get("slots") or {})
     language = language_of(slots.get("language"))
     channel = slots.get("channel")
-    values = {**slots, **(body.get("arguments") or {})}
-    name = str(body.get("response") or "")
+    values = {**slots, **(arguments or {})}
     try:
         rendered = active.render(name, language, channel, values)
     except UnknownResponseError:

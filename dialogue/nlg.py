@@ -19,7 +19,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.nlg import Renderer, render_request, renderer
+from actions.nlg import Renderer, render_response, renderer
 
 
 class LocalizedNLG(NaturalLanguageGenerator):
@@ -40,9 +40,4 @@ class LocalizedNLG(NaturalLanguageGenerator):
         **kwargs: Any,
     ) -> Optional[Dict[str, Any]]:
         """The response ``utter_action`` as Rasa's NLG clients return it."""
-        body = {
-            "response": utter_action,
-            "arguments": kwargs,
-            "tracker": {"slots": tracker.current_slot_values()},
-        }
-        return render_request(body, self._renderer)
+        return render_response(utter_action, tracker.current_slot_values(), kwargs, self._renderer)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 import yaml
 
 from actions.i18n import fill, format_value
-from actions.nlg import Renderer, render_request, renderer
+from actions.nlg import Renderer, render_response, renderer
 from contract.bidi import FSI, PDI
 from tests.conftest import ROOT, translated
 
@@ -75,13 +75,11 @@ def test_real_catalogs_translate_texts_and_buttons() -> None:
 
 
 def test_request_uses_the_language_slot_and_fills_the_arguments() -> None:
-    body = {
-        "response": "utter_report_submitted",
-        "arguments": {"reference": "R-ABC123"},
-        "tracker": {"slots": {"language": "ur_Latn", "channel": "telegram"}},
-        "channel": {"name": "rest"},
-    }
-    answer = render_request(body)
+    answer = render_response(
+        "utter_report_submitted",
+        {"language": "ur_Latn", "channel": "telegram"},
+        {"reference": "R-ABC123"},
+    )
     template = translated(
         "ur_Latn", "utter_report_submitted", source("utter_report_submitted")["text"]
     )
@@ -94,12 +92,11 @@ def test_request_uses_the_language_slot_and_fills_the_arguments() -> None:
 
 
 def test_request_on_sms_gets_the_translated_short_form_and_the_full_text_for_more() -> None:
-    body = {
-        "response": "utter_agent_not_found",
-        "arguments": {"query": "Sky Line Recruiting"},
-        "tracker": {"slots": {"language": "ur_Latn", "channel": "sms"}},
-    }
-    answer = render_request(body)
+    answer = render_response(
+        "utter_agent_not_found",
+        {"language": "ur_Latn", "channel": "sms"},
+        {"query": "Sky Line Recruiting"},
+    )
     short = source("utter_agent_not_found", sms=True)["text"]
     full = source("utter_agent_not_found")["text"]
     assert answer["text"] == translated("ur_Latn", "utter_agent_not_found (sms)", short).format(
@@ -117,7 +114,5 @@ def test_request_on_sms_gets_the_translated_short_form_and_the_full_text_for_mor
 
 
 def test_unknown_response_answers_with_the_default_text() -> None:
-    answer = render_request(
-        {"response": "utter_nonexistent", "tracker": {"slots": {}}}, Renderer(RESPONSES)
-    )
+    answer = render_response("utter_nonexistent", {}, responses=Renderer(RESPONSES))
     assert answer["text"] == "Sorry, I didn't understand that."

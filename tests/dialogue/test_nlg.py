@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 from rasa.core.nlg.generator import NaturalLanguageGenerator
@@ -11,7 +11,7 @@ from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.nlg import render_request
+from actions.nlg import render_response
 from dialogue.nlg import LocalizedNLG
 from tests.conftest import ROOT
 
@@ -31,13 +31,13 @@ def test_rasa_builds_it_from_the_endpoints_type() -> None:
 
 @pytest.mark.parametrize("language", ["en", "ur", "ur_Latn"])
 @pytest.mark.parametrize("channel", ["telegram", "sms"])
-async def test_same_text_as_the_http_endpoint(language: str, channel: str) -> None:
+async def test_same_text_as_the_renderer_for_the_same_slots(language: str, channel: str) -> None:
     state = tracker(language=language, channel=channel)
     nlg = LocalizedNLG(domain=DOMAIN)
     for name in ("utter_greet", "utter_recruitment_fees", "utter_urgent_numbers"):
         local = await nlg.generate(name, state, "rest")
-        body: Dict[str, Any] = {"response": name, "arguments": {}, "tracker": state.current_state()}
-        assert local == render_request(body)
+        slots = state.current_state()["slots"]
+        assert local == render_response(name, slots)
         assert local is not None and local["custom"]["rahnuma"]["language"] == language
 
 
