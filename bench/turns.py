@@ -42,7 +42,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -51,7 +50,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import Result, direct, workload  # noqa: E402
+from bench.gateway import Run, direct, workload  # noqa: E402
 from dev import redis_server  # noqa: E402
 from dev.serve import BOT_VENV, MODEL, RASA_VENV, Child, Supervisor  # noqa: E402
 
@@ -61,30 +60,16 @@ TRAINED = ROOT / "models/rahnuma.train.json"
 LOAD_TIMEOUT = 600.0
 
 
-@dataclass
-class Level:
-    """One closed-loop run at a number of concurrent users."""
-
-    users: int
-    results: List[Result] = field(default_factory=list)
-    wall: float = 0.0
-
-    def percentile(self, q: float) -> float:
-        values = sorted(r.seconds for r in self.results if r.ok)
-        if not values:
-            return float("nan")
-        return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
-
-    def figures(self) -> Dict[str, float]:
-        ok = sum(r.ok for r in self.results)
-        return {
-            "users": self.users,
-            "messages": len(self.results),
-            "errors": len(self.results) - ok,
-            "per_second": ok / self.wall if self.wall else 0.0,
-            "p50_ms": self.percentile(50) * 1000,
-            "p95_ms": self.percentile(95) * 1000,
-        }
+def figures(users: int, run: Run) -> Dict[str, float]:
+    """One level's figures: messages, errors, answers per second, p50 and p95."""
+    return {
+        "users": users,
+        "messages": len(run.results),
+        "errors": run.errors(),
+        "per_second": (len(run.results) - run.errors()) / run.wall if run.wall else 0.0,
+        "p50_ms": run.percentile(50) * 1000,
+        "p95_ms": run.percentile(95) * 1000,
+    }
 
 
 def memory_kb(pid: int) -> Dict[str, int]:
@@ -158,12 +143,12 @@ class Stack:
         self.supervisor.stop()
 
 
-async def closed_loop(url: str, users: int, seconds: float, tag: str) -> Level:
+async def closed_loop(url: str, users: int, seconds: float, tag: str) -> Run:
     """``users`` users, each sending its next message when the answer to the last arrives,
     until ``seconds`` have passed; messages still in flight then are waited for."""
     jobs = workload(max(users * 40, 400))
     queues = [jobs[i::users] for i in range(users)]
-    level = Level(users)
+    level = Run(f"{users} users")
     limits = httpx.Limits(max_connections=users * 2)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         deadline = time.perf_counter() + seconds
@@ -366,8 +351,8 @@ def run(args: argparse.Namespace) -> Figures:
                     spies.append((name, record(pid, args.seconds, out / f"profile-{name}.txt")))
             tag = f"{users}-{time.time():.0f}"
             level = asyncio.run(closed_loop(stack.url, users, args.seconds, tag))
-            levels.append(level.figures())
-            print(f"    {json.dumps(level.figures())}", flush=True)
+            levels.append(figures(users, level))
+            print(f"    {json.dumps(levels[-1])}", flush=True)
             if spies:
                 used = {
                     "rasa": cpu_seconds(rasa_pid) - before_cpu["rasa"],
