@@ -61,7 +61,7 @@ from bot.errors import ForgedRequestError, GatewayError
 from bot.hotline.staff import StaffDesk
 from bot.identity import AddressBook
 from bot.metrics import Metrics
-from bot.rasa import RasaClient
+from bot.rasa import RasaClient, answers
 from bot.settings import Settings
 from contract.channels import Channel
 from contract.keys import Keys
@@ -405,19 +405,12 @@ async def readyz(request: Request) -> Response:
     body: Dict[str, object] = {"redis": redis_ok, "rasa": rasa_ok}
     ready = redis_ok and rasa_ok
     if gateway.settings.action_server_url is not None:
-        actions_ok = await _answers(gateway.http, gateway.settings.action_server_url + "/health")
+        actions_ok = await answers(gateway.http, gateway.settings.action_server_url + "/health")
         body["actions"] = actions_ok
         ready = ready and actions_ok
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503
     )
-
-
-async def _answers(http: httpx.AsyncClient, url: str) -> bool:
-    try:
-        return (await http.get(url, timeout=2.0)).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def metrics_endpoint(request: Request) -> Response:

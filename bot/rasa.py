@@ -118,8 +118,13 @@ class RasaClient:
 
     async def ready(self) -> bool:
         """True when Rasa's server answers (its model is loaded before it listens)."""
-        try:
-            response = await self._client.get(self._url + "/", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return await answers(self._client, self._url + "/")
+
+
+async def answers(client: httpx.AsyncClient, url: str) -> bool:
+    """True when a GET of ``url`` answers 200 within 2 s (a readiness probe)."""
+    try:
+        response = await client.get(url, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
