@@ -28,7 +28,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help run serve relay chat bench bench-gateway bench-relay secrets e2e install lock train validate actions shell test lint types images unit gateway integration test-stories eval extract update compile translations import-promoters clean
+.PHONY: help run serve test-production relay chat bench bench-gateway bench-relay secrets e2e install lock train validate actions shell test lint types images unit gateway integration test-stories eval extract update compile translations import-promoters clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,8 +36,8 @@ help: ## List the targets
 run: install compile train secrets ## Set up everything, start the stack and chat with it here (as a Telegram or SMS user)
 	@$(BOT_PY) -m dev.serve --chat
 
-serve: install compile train secrets ## Rasa, action server and gateway in the foreground (Ctrl-C stops all)
-	@$(BOT_PY) -m dev.serve
+serve: install compile train secrets ## The stack in the foreground (Ctrl-C stops all); PROFILE=production: as compose runs it
+	@$(BOT_PY) -m dev.serve --profile $(or $(PROFILE),embedded)
 
 relay: install secrets ## The hotline relay alone (delivers reports to staff; needs a HOTLINE_* destination in .env)
 	@$(BOT_PY) -m bot.hotline
@@ -105,7 +105,7 @@ actions: install compile ## Run the action server (custom actions) in the foregr
 shell: install compile train ## Chat with the assistant (expects `make actions` in another terminal)
 	@$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
 
-test: lint types images unit gateway validate train test-stories eval integration e2e ## Run the whole test suite (what CI runs)
+test: lint types images unit gateway validate train test-stories eval integration e2e test-production ## Run the whole test suite (what CI runs)
 	@echo "==> All checks passed"
 
 lint: install ## ruff (lint and format) on the Python code, hadolint on the Dockerfile
@@ -116,14 +116,16 @@ lint: install ## ruff (lint and format) on the Python code, hadolint on the Dock
 types: install ## mypy --strict, each part (and its tests) in the environment it runs in; contract/ in both
 	@$(RASA_VENV)/bin/mypy actions nlu dialogue contract tools \
 	  tests/actions tests/nlu tests/dialogue tests/tools tests/integration tests/contract tests/*.py
-	@$(BOT_VENV)/bin/mypy bot contract dev bench tests/bot tests/contract tests/dev tests/e2e
+	@$(BOT_VENV)/bin/mypy bot contract dev bench tests/bot tests/contract tests/dev tests/e2e \
+	  tests/production
 
 images: install ## Image smoke check without Docker: each Dockerfile target's files, its entry points imported
 	@$(BOT_PY) -m tools.image_check
 
 unit: install compile ## pytest in the Rasa environment: actions, NLU, content, contract, tools (no model)
 	@scripts/with-redis $(PY) -m pytest tests -m "not integration" \
-	  --ignore tests/bot --ignore tests/e2e --ignore tests/dev --ignore tests/integration
+	  --ignore tests/bot --ignore tests/e2e --ignore tests/dev --ignore tests/integration \
+	  --ignore tests/production
 
 gateway: install compile ## pytest in the gateway environment: gateway, relay, contract, dev tools, against real Redis
 	@scripts/with-redis $(BOT_PY) -m pytest tests/bot tests/contract tests/dev
@@ -133,6 +135,9 @@ integration: install compile train ## Whole conversations against the trained mo
 
 e2e: install compile train secrets ## Both channels end to end: gateway, Rasa and actions, as a phone would talk
 	@scripts/with-stack $(BOT_PY) -m pytest tests/e2e
+
+test-production: install compile train ## docker-compose.yml's services as processes (2 Rasa, 2 gateways, Redis AOF): fault tests
+	@$(BOT_PY) -m pytest tests/production
 
 test-stories: install compile train ## Conversation tests in English, Urdu and Roman Urdu
 	@rm -rf results/stories

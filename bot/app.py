@@ -58,6 +58,7 @@ from bot.conversation.outbox import Outbox
 from bot.conversation.replies import WebhookReplies
 from bot.conversation.users import Users
 from bot.errors import ForgedRequestError, GatewayError
+from bot.health import RelayWatch
 from bot.hotline.staff import StaffDesk
 from bot.identity import AddressBook
 from bot.metrics import Metrics
@@ -92,6 +93,7 @@ class Gateway:
     sms: Optional[SmsChannel]
     validator: Optional[RequestValidator]
     http: httpx.AsyncClient  # for readiness probes
+    relays: Optional[RelayWatch]  # when a hotline destination is configured
 
 
 def create_app(
@@ -213,8 +215,23 @@ async def build(
         "gateway ready",
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
+    relays = (
+        RelayWatch(redis, keys, metrics, settings.relay_stale_seconds)
+        if settings.hotline_enabled
+        else None
+    )
     return Gateway(
-        settings, redis, metrics, conversations, rasa, hotline, updates, sms, validator, http
+        settings,
+        redis,
+        metrics,
+        conversations,
+        rasa,
+        hotline,
+        updates,
+        sms,
+        validator,
+        http,
+        relays,
     )
 
 
@@ -394,8 +411,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis and Rasa answer, and the action server when ``ACTION_SERVER_URL``
-    is set (without it Rasa still answers, but with no message in it)."""
+    """Ready when Redis and Rasa answer, the action server when ``ACTION_SERVER_URL``
+    is set (without it Rasa still answers, but with no message in it), and a hotline relay
+    when a destination is configured (``bot/health.py``)."""
     gateway = _gateway(request)
     try:
         redis_ok = bool(await asyncio.wait_for(gateway.redis.ping(), timeout=2.0))
@@ -408,6 +426,10 @@ async def readyz(request: Request) -> Response:
         actions_ok = await answers(gateway.http, gateway.settings.action_server_url + "/health")
         body["actions"] = actions_ok
         ready = ready and actions_ok
+    if gateway.relays is not None and redis_ok:
+        relay_ok, relay = await gateway.relays.check()
+        body.update(relay_ok=relay_ok, **relay)
+        ready = ready and relay_ok
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503
     )

@@ -7,7 +7,7 @@ can build several apps in one process.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 30.0)
 
@@ -70,6 +70,12 @@ class Metrics:
             "rahnuma_outbox_total",
             "Outbox deliveries, by channel and result.",
             ["channel", "result"],
+            registry=self.registry,
+        )
+
+        self.relay_heartbeat_age = Gauge(
+            "rahnuma_relay_heartbeat_age_seconds",
+            "Age of the newest hotline relay heartbeat, as /readyz last saw it.",
             registry=self.registry,
         )
 

@@ -70,6 +70,9 @@ class Settings:
     relay_retry_seconds: float = 5.0
     relay_claim_idle_seconds: float = 60.0
     relay_metrics_port: int = 9108
+    relay_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, for Prometheus
+    relay_heartbeat_seconds: float = 10.0  # how often a relay writes its heartbeat
+    relay_stale_seconds: float = 60.0  # /readyz: no relay heartbeat for this long is an alert
 
     @property
     def telegram_enabled(self) -> bool:
@@ -146,6 +149,9 @@ class Settings:
             relay_retry_seconds=_number(config, "RELAY_RETRY_SECONDS", float, 5.0),
             relay_claim_idle_seconds=_number(config, "RELAY_CLAIM_IDLE_SECONDS", float, 60.0),
             relay_metrics_port=_number(config, "RELAY_METRICS_PORT", int, 9108),
+            relay_metrics_host=config("RELAY_METRICS_HOST", default="127.0.0.1"),
+            relay_heartbeat_seconds=_number(config, "RELAY_HEARTBEAT_SECONDS", float, 10.0),
+            relay_stale_seconds=_number(config, "RELAY_STALE_SECONDS", float, 60.0),
         )
         settings.check()
         return settings
@@ -201,10 +207,17 @@ class Settings:
             "RELAY_RETRY_SECONDS": (self.relay_retry_seconds, 0.01, 3600),
             "RELAY_CLAIM_IDLE_SECONDS": (self.relay_claim_idle_seconds, 0.5, 3600),
             "RELAY_METRICS_PORT": (self.relay_metrics_port, 0, 65535),
+            "RELAY_HEARTBEAT_SECONDS": (self.relay_heartbeat_seconds, 0.1, 600),
+            "RELAY_STALE_SECONDS": (self.relay_stale_seconds, 1, 86400),
         }
         for name, (value, low, high) in ranges.items():
             if not (math.isfinite(value) and low <= value <= high):
                 raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+        if self.relay_stale_seconds <= 2 * self.relay_heartbeat_seconds:
+            raise ConfigError(
+                "RELAY_STALE_SECONDS must be more than twice RELAY_HEARTBEAT_SECONDS "
+                "(a relay beats once per interval)"
+            )
 
     def _check_hotline(self) -> None:
         if self.hotline_telegram_chat_id is not None:

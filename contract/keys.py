@@ -152,6 +152,11 @@ class Keys:
         """``p:relay:retry``: report stream entries to retry, by time."""
         return self._key("relay", "retry")
 
+    @property
+    def relay_heartbeat(self) -> str:
+        """``p:relay:heartbeat``: each relay's last round (consumer name -> unix time)."""
+        return self._key("relay", "heartbeat")
+
     def relay_lock(self, reference: str) -> str:
         """``p:relay:lock:<reference>``: the relay delivering this report right now."""
         return self._key("relay", "lock", reference)

@@ -27,11 +27,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Dict, List, Optional
+from typing import IO, TYPE_CHECKING, Dict, List, Optional
 
 import httpx
 
 from dev import chat, redis_server
+
+if TYPE_CHECKING:
+    from dev.topology import Topology
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_VENV = Path(os.environ.get("RASA_VENV", ".venv-rasa"))
@@ -87,13 +90,26 @@ class Supervisor:
         threading.Thread(target=self._pump, args=(child,), daemon=True).start()
         self.say(f"started {child.name}")
 
+    def kill(self, child: Child, signum: int = signal.SIGKILL) -> None:
+        """Sends ``signum`` to ``child``'s process group and waits for it (a crash: SIGKILL)."""
+        if child.process is not None and child.process.poll() is None:
+            os.killpg(child.process.pid, signum)
+            child.process.wait(30)
+
+    def restart(self, child: Child) -> None:
+        """Starts ``child`` again after it stopped, with the same command and environment."""
+        self.children.remove(child)
+        self.start(child)
+
     def _pump(self, child: Child) -> None:
         assert child.process is not None and child.process.stdout is not None
-        for raw in child.process.stdout:
+        stdout = child.process.stdout
+        for raw in stdout:
             line = raw.decode("utf-8", errors="replace").rstrip()
             with self._lock:
                 self.sink.write(f"{child.name:<8}| {line}\n")
                 self.sink.flush()
+        stdout.close()  # the process ended (a restart gives the child a new one)
 
     def say(self, text: str) -> None:
         """A line from the supervisor itself."""
@@ -126,6 +142,35 @@ class Supervisor:
         self.say("stopped")
 
 
+def local_credentials(public_url: str, peers_port: int) -> tuple[Child, Dict[str, str]]:
+    """The local Telegram/Twilio peers and fresh credentials that point the gateway at them,
+    with a hotline staff chat for the relay."""
+    peers = f"http://127.0.0.1:{peers_port}"
+    credentials = {
+        "TELEGRAM_BOT_TOKEN": f"{secrets.randbelow(10**9)}:local-{secrets.token_hex(16)}",
+        "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "TELEGRAM_API_URL": peers,
+        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "TWILIO_API_URL": peers,
+        "PUBLIC_URL": public_url,
+        "HOTLINE_TELEGRAM_CHAT_ID": f"-100{secrets.randbelow(10**10):010d}",
+        "HOTLINE_STAFF_TELEGRAM_IDS": str(9_000_000 + secrets.randbelow(1_000_000)),
+        "RELAY_METRICS_PORT": str(redis_server.free_port()),
+    }
+    argv = [str(BOT_VENV / "bin/python"), "-m", "dev.fakes", "--port", str(peers_port)]
+    return Child("peers", argv, credentials), credentials
+
+
+def write_local_env(values: Dict[str, str]) -> None:
+    """``var/local.env``: where ``python -m dev.chat`` finds the local credentials."""
+    local_env = ROOT / chat.LOCAL_ENV
+    local_env.parent.mkdir(exist_ok=True)
+    local_env.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+    local_env.chmod(0o600)
+
+
 def plan(env: Dict[str, str], stack: Supervisor) -> tuple[List[Child], bool]:
     """The processes to start, and whether the peers are local."""
     port = int(env.get("GATEWAY_PORT", "8080"))
@@ -148,39 +193,10 @@ def plan(env: Dict[str, str], stack: Supervisor) -> tuple[List[Child], bool]:
     gateway_env["REDIS_URL"] = redis_url
     local = not env.get("TELEGRAM_BOT_TOKEN") and not env.get("TWILIO_ACCOUNT_SID")
     if local:
-        peers_port = redis_server.free_port()
-        peers = f"http://127.0.0.1:{peers_port}"
-        credentials = {
-            "TELEGRAM_BOT_TOKEN": f"{secrets.randbelow(10**9)}:local-{secrets.token_hex(16)}",
-            "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-            "TELEGRAM_API_URL": peers,
-            "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
-            "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
-            "TWILIO_FROM_NUMBER": "+15005550006",
-            "TWILIO_API_URL": peers,
-            "PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "HOTLINE_TELEGRAM_CHAT_ID": f"-100{secrets.randbelow(10**10):010d}",
-            "HOTLINE_STAFF_TELEGRAM_IDS": str(9_000_000 + secrets.randbelow(1_000_000)),
-            "RELAY_METRICS_PORT": str(redis_server.free_port()),
-        }
+        peers, credentials = local_credentials(f"http://127.0.0.1:{port}", redis_server.free_port())
         gateway_env.update(credentials)
-        children.append(
-            Child(
-                "peers",
-                [str(BOT_VENV / "bin/python"), "-m", "dev.fakes", "--port", str(peers_port)],
-                credentials,
-            )
-        )
-        local_env = ROOT / chat.LOCAL_ENV
-        local_env.parent.mkdir(exist_ok=True)
-        local_env.write_text(
-            "".join(
-                f"{k}={v}\n"
-                for k, v in {**credentials, "GATEWAY_URL": f"http://127.0.0.1:{port}"}.items()
-            ),
-            encoding="utf-8",
-        )
-        local_env.chmod(0o600)
+        children.append(peers)
+        write_local_env({**credentials, "GATEWAY_URL": f"http://127.0.0.1:{port}"})
     reports = {  # the action server stores reports where the relay and gateway find them
         "ESCALATION_BACKEND": "redis",
         "REDIS_URL": redis_url,
@@ -250,6 +266,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--chat", action="store_true", help="open the chat when ready (logs go to --log)"
     )
     parser.add_argument("--log", type=Path, default=Path("var/log/stack.log"))
+    parser.add_argument(
+        "--profile",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="production: docker-compose.yml's services as local processes (dev/topology.py)",
+    )
     args = parser.parse_args(argv)
     env = {**dotenv(ROOT / ".env"), **os.environ}
     if not (ROOT / MODEL).exists():
@@ -262,11 +284,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     stack = Supervisor(sink)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed
-    children, local = plan(env, stack)
     url = f"http://127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"
+    production = None
     try:
-        for child in children:
-            stack.start(child)
+        if args.profile == "production":
+            production, local = _start_production(env, stack), True
+        else:
+            children, local = plan(env, stack)
+            for child in children:
+                stack.start(child)
         if args.chat:
             print(
                 f"==> Starting Rasa, the action server and the gateway (log: {args.log}); "
@@ -294,8 +320,46 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _watch(stack)
     except KeyboardInterrupt:
         return 0
+    except ProductionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finally:
         stack.stop()
+        if production is not None:
+            production.stop()
+
+
+class ProductionError(Exception):
+    """The production profile cannot start (missing keys, no Redis at REDIS_URL)."""
+
+
+def _start_production(env: Dict[str, str], stack: Supervisor) -> Topology:
+    """docker-compose.yml's services as local processes, on the keys in .env; Redis at
+    REDIS_URL when set, else our own (password, AOF) kept in var/production/redis."""
+    from dev import topology  # it imports this module
+
+    names = ("RAHNUMA_PSEUDONYM_KEY", "RAHNUMA_DATA_KEY", "REDIS_PASSWORD")
+    keys = {name: env.get(name, "") for name in names}
+    missing = [name for name, value in keys.items() if not value]
+    if missing:
+        raise ProductionError(f"{', '.join(missing)} not in .env: run `make secrets`")
+    redis_url = env.get("REDIS_URL")
+    if redis_url and not redis_server.answers(redis_url):
+        raise ProductionError("no Redis answers at REDIS_URL (unset it to start one here)")
+    directory = ROOT / "var/production/redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        running = topology.start(
+            stack,
+            keys,
+            redis_url=redis_url,
+            redis_dir=directory,
+            gateway_port=int(env.get("GATEWAY_PORT", "8080")),
+        )
+    except (topology.TopologyError, redis_server.RedisServerError) as error:
+        raise ProductionError(str(error)) from error
+    write_local_env(running.peers_env)
+    return running
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -94,6 +94,7 @@ TARGETS: dict[str, Target] = {
             "nlu.language",
             "nlu.safety",
             "dialogue.tracker_store",
+            "dialogue.channel",
         ],
     ),
 }

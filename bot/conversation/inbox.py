@@ -47,6 +47,7 @@ from bot.conversation.messages import (
     ToRasa,
     UserState,
     clean_text,
+    turn_id,
 )
 from bot.conversation.replies import WebhookOutcome, WebhookReplies, waiting_seconds
 from bot.conversation.users import Users
@@ -323,6 +324,7 @@ class Conversations:
                 metadata = {
                     "channel": channel.name.value,
                     "language": user.language or inbound.language_hint or ENGLISH,
+                    "turn": turn_id(channel.name, inbound.message_id),  # a retry runs it once
                     **step.metadata,
                 }
                 replies = await self._rasa.send(pseudonym, step.message, metadata)

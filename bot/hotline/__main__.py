@@ -90,6 +90,7 @@ async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
         max_attempts=settings.relay_max_attempts,
         retry_seconds=settings.relay_retry_seconds,
         claim_idle_seconds=settings.relay_claim_idle_seconds,
+        heartbeat_seconds=settings.relay_heartbeat_seconds,
     )
 
 
@@ -99,7 +100,9 @@ async def run(settings: Settings) -> None:
         relay = await build(settings, stack)
         if settings.relay_metrics_port:
             start_http_server(
-                settings.relay_metrics_port, "127.0.0.1", registry=relay.metrics.registry
+                settings.relay_metrics_port,
+                settings.relay_metrics_host,
+                registry=relay.metrics.registry,
             )
         await relay.ensure_groups()
         logger.info("relay ready", extra={"destinations": ",".join(relay.destination_kinds)})

@@ -33,9 +33,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -46,7 +47,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from bot.errors import DeliveryError
 from bot.hotline.destinations import Destination
 from bot.streams import consumer_name, ensure_group
-from contract.reports import Case, ReportStore, decoded
+from contract.reports import Case, ReportStore, ReportStoreError, decoded
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class RelayMetrics:
             "Alerts sent to staff about undeliverable reports.",
             registry=self.registry,
         )
+        self.heartbeat = Gauge(
+            "rahnuma_relay_heartbeat_timestamp_seconds",
+            "When this relay last finished a round (its work loop is alive).",
+            registry=self.registry,
+        )
         self.notify_seconds = Histogram(
             "rahnuma_report_notify_seconds",
             "From a report's submission to its delivery.",
@@ -106,6 +112,7 @@ class Relay:
         max_attempts: int = 10,
         retry_seconds: float = 5.0,
         claim_idle_seconds: float = 60.0,
+        heartbeat_seconds: float = 10.0,
         consumer: Optional[str] = None,
     ) -> None:
         self._store = store
@@ -115,6 +122,8 @@ class Relay:
         self._max_attempts = max_attempts
         self._retry_seconds = retry_seconds
         self._claim_idle_ms = int(claim_idle_seconds * 1000)
+        self._heartbeat_seconds = heartbeat_seconds
+        self._last_beat = 0.0
         self._consumer = consumer or consumer_name()
         self._keys = store.keys
         self._retry = store.keys.relay_retry
@@ -177,11 +186,28 @@ class Relay:
                 await self.ensure_groups()
                 while True:
                     await self.work_once()
+                    await self.beat()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("relay round failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
+
+    async def beat(self) -> None:
+        """Writes this relay's heartbeat (at most every ``heartbeat_seconds``): written by the
+        work loop itself, so a relay that is up but stuck stops beating too. Heartbeats of
+        relays gone for a day are removed."""
+        now = time.time()
+        if now - self._last_beat < self._heartbeat_seconds:
+            return
+        key = self._keys.relay_heartbeat
+        await self._redis.hset(key, self._consumer, f"{now:.3f}")
+        beats: Any = await self._redis.hgetall(key)
+        gone = [field for field, value in beats.items() if now - float(value) > 86400]
+        if gone:
+            await self._redis.hdel(key, *gone)
+        self._last_beat = now
+        self._metrics.heartbeat.set(now)
 
     async def purge(self, retention_days: int) -> None:
         """Forever, hourly: deletes cases resolved longer ago than the retention."""
@@ -202,6 +228,13 @@ class Relay:
         return [decoded(m) for m in due if await self._redis.zrem(self._retry, m)]
 
     async def _handle(self, stream: str, entry_id: Any, fields: Dict[bytes, bytes]) -> int:
+        """One entry, isolated: an entry that cannot be read or opened is set aside in the
+        dead-letter stream with an alert, so the reports behind it keep flowing."""
+        if b"reference" not in fields:
+            await self._dead_letter(
+                stream, decoded(entry_id), DeadLetter.unreadable("?", "no reference")
+            )
+            return 0
         reference = decoded(fields[b"reference"])
         lock = Lock(
             self._redis,
@@ -216,6 +249,11 @@ class Relay:
         holding = asyncio.create_task(self._hold(lock))
         try:
             return await self._deliver(stream, decoded(entry_id), reference)
+        except ReportStoreError as error:  # sealed with a key this relay does not have
+            await self._dead_letter(
+                stream, decoded(entry_id), DeadLetter.unreadable(reference, str(error))
+            )
+            return 0
         finally:
             holding.cancel()
             with contextlib.suppress(LockError, RedisError):  # expired, or Redis away
@@ -264,7 +302,9 @@ class Relay:
             return 1
         attempts = await self._store.count_attempt(reference)
         if attempts >= self._max_attempts or all(error.permanent for _, error in failed):
-            await self._dead_letter(stream, entry_id, case, failed, attempts)
+            await self._dead_letter(
+                stream, entry_id, DeadLetter.undelivered(case, failed, attempts)
+            )
             return 0
         delay = min(MAX_BACKOFF, self._retry_seconds * 2 ** (attempts - 1))
         await self._redis.zadd(self._retry, {f"{stream}|{entry_id}": time.time() + delay})
@@ -289,40 +329,19 @@ class Relay:
         pipe.xdel(stream, entry_id)
         await pipe.execute()
 
-    async def _dead_letter(
-        self,
-        stream: str,
-        entry_id: str,
-        case: Case,
-        failed: Sequence[Tuple[Destination, DeliveryError]],
-        attempts: int,
-    ) -> None:
-        kinds = sorted({destination.kind for destination, _ in failed})
+    async def _dead_letter(self, stream: str, entry_id: str, why: DeadLetter) -> None:
+        """Moves the entry to the dead-letter stream; an ERROR log line, a metric, and an
+        alert to staff through every destination that is not the one failing."""
         pipe = self._redis.pipeline(transaction=True)
-        pipe.xadd(
-            self._keys.reports_dead,
-            {
-                "reference": case.reference,
-                "destinations": ",".join(kinds),
-                "attempts": attempts,
-                "error": "; ".join(str(error) for _, error in failed)[:500],
-            },
-        )
+        pipe.xadd(self._keys.reports_dead, why.fields)
         pipe.xack(stream, GROUP, entry_id)
         pipe.xdel(stream, entry_id)
         await pipe.execute()
-        for kind in kinds:
+        for kind in why.kinds:
             self._metrics.dead.labels(kind).inc()
-        logger.error(
-            "report %s given up for %s after %d attempts", case.reference, ",".join(kinds), attempts
-        )
-        urgency = "URGENT report" if case.urgent else "Report"
-        text = (
-            f"⚠️ Rahnuma alert: {urgency} {case.reference} could not be delivered to "
-            f"{', '.join(kinds)} after {attempts} attempts. The case is kept and open: "
-            f"see /open (dead-letter stream {self._keys.reports_dead})."
-        )
-        failing = {destination.name for destination, _ in failed}
+        logger.error("report %s set aside: %s", why.reference, why.summary)
+        text = f"⚠️ Rahnuma alert: {why.alert} (dead-letter stream {self._keys.reports_dead})."
+        failing = why.failing
         for destination in self._destinations:
             if destination.name in failing:
                 continue
@@ -331,3 +350,54 @@ class Relay:
                 self._metrics.alerts.inc()
             except (DeliveryError, asyncio.TimeoutError) as error:
                 logger.error("alert to %s failed: %s", destination.kind, error)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Why an entry is set aside: what the dead-letter stream, the log and the alert say."""
+
+    reference: str
+    kinds: Tuple[str, ...]  # the destination kinds that failed (the metric's label)
+    failing: FrozenSet[str]  # destination names not to alert through
+    summary: str  # for the log line
+    alert: str  # for staff
+    fields: Dict[Any, Any]  # the dead-letter stream entry (redis-py types its fields loosely)
+
+    @classmethod
+    def undelivered(
+        cls, case: Case, failed: Sequence[Tuple[Destination, DeliveryError]], attempts: int
+    ) -> DeadLetter:
+        """Some destinations did not take the report after every attempt (or refused it)."""
+        kinds = tuple(sorted({destination.kind for destination, _ in failed}))
+        urgency = "URGENT report" if case.urgent else "Report"
+        return cls(
+            reference=case.reference,
+            kinds=kinds,
+            failing=frozenset(destination.name for destination, _ in failed),
+            summary=f"given up for {','.join(kinds)} after {attempts} attempts",
+            alert=(
+                f"{urgency} {case.reference} could not be delivered to {', '.join(kinds)} "
+                f"after {attempts} attempts. The case is kept and open: see /open"
+            ),
+            fields={
+                "reference": case.reference,
+                "destinations": ",".join(kinds),
+                "attempts": attempts,
+                "error": "; ".join(str(error) for _, error in failed)[:500],
+            },
+        )
+
+    @classmethod
+    def unreadable(cls, reference: str, error: str) -> DeadLetter:
+        """The entry or its case cannot be opened (no reference; a key not configured)."""
+        return cls(
+            reference=reference,
+            kinds=("unreadable",),
+            failing=frozenset(),
+            summary=f"cannot be read: {error}",
+            alert=(
+                f"report {reference} cannot be opened by the relay ({error[:200]}); check "
+                "RAHNUMA_DATA_KEY on every service. Nothing was delivered"
+            ),
+            fields={"reference": reference, "destinations": "unreadable", "error": error[:500]},
+        )

@@ -23,11 +23,15 @@ from starlette.routing import Route
 import bot.conversation.outbox
 from bot import texts
 from bot.app import create_app
+from bot.hotline.relay import Relay, RelayMetrics
 from bot.identity import Pseudonyms
 from bot.logs import QUIET, JsonFormatter, configure
 from bot.metrics import Metrics
 from bot.settings import Settings
 from contract.channels import Channel
+from contract.keys import Keys
+from contract.reports import ReportStore
+from contract.sealing import Sealer
 from contract.segments import count
 from dev.fakes import PeerState
 from tests.bot.conftest import (
@@ -117,6 +121,38 @@ async def test_readyz_follows_the_action_server_when_it_is_configured(prefix: st
         down = await stack.http.get(stack.url + "/readyz")
         assert down.status_code == 503
         assert down.json() == {"status": "not ready", "redis": True, "rasa": True, "actions": False}
+
+
+async def test_readyz_turns_unready_when_no_hotline_relay_beats(
+    prefix: str, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_stack(
+        prefix,
+        HOTLINE_TELEGRAM_CHAT_ID="-1001234567890",
+        HOTLINE_STAFF_TELEGRAM_IDS="42",
+        RELAY_STALE_SECONDS="30",
+    ) as stack:
+        caplog.set_level(logging.INFO, logger="bot.health")
+        silent = await stack.http.get(stack.url + "/readyz")
+        assert silent.status_code == 503
+        assert silent.json()["relay_ok"] is False and silent.json()["relay_heartbeat_age"] is None
+        assert [r.levelname for r in caplog.records] == ["ERROR"]  # one alert, not one per probe
+        await stack.http.get(stack.url + "/readyz")
+        assert len(caplog.records) == 1
+
+        store = ReportStore(redis, Keys(prefix), Sealer(str(stack.settings.data_keys)))
+        await Relay(store, [], RelayMetrics(), heartbeat_seconds=0.0).beat()
+        alive = await stack.http.get(stack.url + "/readyz")
+        assert alive.status_code == 200, alive.json()
+        assert 0 <= alive.json()["relay_heartbeat_age"] < 30
+        assert alive.json()["reports_dead_letter"] == 0
+
+        await redis.delete(Keys(prefix).relay_heartbeat)
+        await redis.hset(Keys(prefix).relay_heartbeat, "relay-gone", time.time() - 31)
+        stale = await stack.http.get(stack.url + "/readyz")
+        assert stale.status_code == 503 and stale.json()["relay_heartbeat_age"] >= 31
+        age = value(stack.metrics.render().decode(), "rahnuma_relay_heartbeat_age_seconds")
+        assert age is not None and age >= 31
 
 
 # -- metrics --------------------------------------------------------------------

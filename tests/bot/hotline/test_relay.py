@@ -124,8 +124,9 @@ def texts_to(peers: PeerState, number: str) -> List[str]:
 
 
 def posted(peers: PeerState) -> List[str]:
-    """References the case system received, in order, repeats included."""
-    return [json.loads(post["body"])["reference"] for post in peers.casebook]
+    """References the case system received, in order, repeats included (alerts left out)."""
+    bodies = [json.loads(post["body"]) for post in peers.casebook]
+    return [body["reference"] for body in bodies if "reference" in body]
 
 
 def duplicates(references: Sequence[str]) -> int:
@@ -432,6 +433,52 @@ async def test_a_case_system_that_never_answers_dead_letters_the_report_and_aler
         assert case.description == DESCRIPTION
         assert "webhook" not in case.delivered
         assert reference in [open_case.reference for open_case in await store.open_cases()]
+
+
+async def test_a_case_sealed_with_another_key_is_set_aside_and_the_reports_behind_it_flow(
+    hotline: RelayRig,
+) -> None:
+    stranger = ReportStore(
+        hotline.redis, hotline.store.keys, Sealer(Fernet.generate_key().decode())
+    )
+    poison = await stranger.submit(submission("sealed with a key the relay does not have"))
+    behind = await hotline.submit(times=2)
+
+    async def flowed() -> bool:
+        return await hotline.delivered(behind) and bool(await dead_letters(hotline))
+
+    await drive([hotline.relay], flowed)
+    [dead] = await dead_letters(hotline)
+    assert (dead["reference"], dead["destinations"]) == (poison, "unreadable")
+    assert metric(hotline.relay, "rahnuma_reports_dead_letter_total", "unreadable") == 1
+    assert cards(hotline.peers) == behind
+    [alert] = alerts(hotline.peers)
+    assert poison in alert and "RAHNUMA_DATA_KEY" in alert
+
+
+async def test_a_stream_entry_without_a_reference_is_set_aside(hotline: RelayRig) -> None:
+    await hotline.redis.xadd(hotline.store.keys.reports, {"junk": "1"})
+    behind = await hotline.submit()
+
+    async def flowed() -> bool:
+        return await hotline.delivered(behind) and bool(await dead_letters(hotline))
+
+    await drive([hotline.relay], flowed)
+    [dead] = await dead_letters(hotline)
+    assert dead["destinations"] == "unreadable" and "no reference" in dead["error"]
+
+
+async def test_the_work_loop_writes_the_heartbeat_the_gateway_reads(hotline: RelayRig) -> None:
+    key = hotline.store.keys.relay_heartbeat
+    await hotline.redis.hset(key, "relay-gone-yesterday", time.time() - 90_000)
+    await hotline.relay.work_once(block_ms=10)
+    await hotline.relay.beat()
+    [(name, beat)] = (await hotline.redis.hgetall(key)).items()
+    assert name != b"relay-gone-yesterday" and time.time() - float(beat) < 10
+    gauge = hotline.relay.metrics.registry.get_sample_value(
+        "rahnuma_relay_heartbeat_timestamp_seconds"
+    )
+    assert gauge == pytest.approx(float(beat), abs=0.01)
 
 
 async def test_a_permanent_refusal_dead_letters_at_the_first_attempt(hotline: RelayRig) -> None:
