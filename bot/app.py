@@ -58,11 +58,12 @@ from bot.conversation.outbox import Outbox
 from bot.conversation.replies import WebhookReplies
 from bot.conversation.users import Users
 from bot.errors import ForgedRequestError, GatewayError
-from bot.health import RelayWatch
+from bot.health import RelayWatch, readiness
+from bot.hotline.silence import Silences
 from bot.hotline.staff import StaffDesk
 from bot.identity import AddressBook
 from bot.metrics import Metrics
-from bot.rasa import RasaClient, answers
+from bot.rasa import RasaClient
 from bot.settings import Settings
 from contract.channels import Channel
 from contract.keys import Keys
@@ -73,6 +74,7 @@ from contract.sealing import Sealer
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
+MAX_SMS_BODY = 32_768  # a Twilio SMS webhook is a few KB (1,600 characters of text at most)
 TELEGRAM_PATH = "/telegram/webhook"
 SMS_PATH = "/sms/twilio"
 SMS_FALLBACK_PATH = "/sms/twilio/fallback"
@@ -186,7 +188,7 @@ async def build(
         metrics,
     )
     delivery = Delivery(channels, addresses, users, outbox)
-    hotline = StaffDesk(ReportStore(redis, keys, sealer), keys, settings, users, delivery)
+    hotline = StaffDesk(ReportStore(redis, keys, sealer), keys, settings, users, delivery, rasa)
     conversations = Conversations(
         redis,
         keys,
@@ -207,6 +209,9 @@ async def build(
         await _start_telegram(settings, telegram, updates, stack)
     await outbox.ensure_group()
     workers = [asyncio.create_task(conversations.sweep()), asyncio.create_task(outbox.work())]
+    if settings.hotline_enabled:
+        silence = settings.handoff_silence_minutes * 60
+        workers.append(asyncio.create_task(Silences(hotline, keys, silence).watch()))
     # The stack unwinds last-in first: the workers stop (no new drains), then the drains
     # under way finish, then the clients close.
     stack.push_async_callback(conversations.wait_idle)
@@ -278,13 +283,14 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-async def _body(request: Request) -> bytes:
-    body = b""
+async def _body(request: Request, cap: int = MAX_BODY) -> bytes:
+    """At most ``cap`` bytes of the body (the rest is never read)."""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > cap:
             break
-    return body[:MAX_BODY]
+    return bytes(body[: cap + 1])
 
 
 async def telegram_webhook(request: Request) -> Response:
@@ -315,7 +321,10 @@ async def telegram_webhook(request: Request) -> Response:
 async def _signed_sms(request: Request, gateway: Gateway, path: str) -> Dict[str, str]:
     """The parameters of a Twilio request to ``path``, once its signature is checked."""
     assert gateway.validator is not None
-    raw = await _body(request)
+    raw = await _body(request, MAX_SMS_BODY)
+    if len(raw) > MAX_SMS_BODY:  # no Twilio request is this big: refused before parsing
+        gateway.metrics.rejected.labels("sms", "too_large").inc()
+        raise ForgedRequestError("SMS webhook body over the cap")
     params: Dict[str, str] = dict(
         parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     )
@@ -411,25 +420,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when Redis and Rasa answer, the action server when ``ACTION_SERVER_URL``
-    is set (without it Rasa still answers, but with no message in it), and a hotline relay
-    when a destination is configured (``bot/health.py``)."""
+    """Ready when Redis, Rasa, the action server and a hotline relay answer (``bot/health.py``)."""
     gateway = _gateway(request)
-    try:
-        redis_ok = bool(await asyncio.wait_for(gateway.redis.ping(), timeout=2.0))
-    except (RedisError, OSError, asyncio.TimeoutError):
-        redis_ok = False
-    rasa_ok = await gateway.rasa.ready()
-    body: Dict[str, object] = {"redis": redis_ok, "rasa": rasa_ok}
-    ready = redis_ok and rasa_ok
-    if gateway.settings.action_server_url is not None:
-        actions_ok = await answers(gateway.http, gateway.settings.action_server_url + "/health")
-        body["actions"] = actions_ok
-        ready = ready and actions_ok
-    if gateway.relays is not None and redis_ok:
-        relay_ok, relay = await gateway.relays.check()
-        body.update(relay_ok=relay_ok, **relay)
-        ready = ready and relay_ok
+    ready, body = await readiness(
+        gateway.redis,
+        gateway.rasa,
+        gateway.http,
+        gateway.settings.action_server_url,
+        gateway.relays,
+    )
     return JSONResponse(
         {"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503
     )

@@ -20,6 +20,8 @@ import httpx
 from bot.errors import RasaUnavailableError
 
 REST_WEBHOOK = "/webhooks/rest/webhook"
+REST_PARSE = "/webhooks/rest/parse"  # dialogue/channel.py: the intent only, no conversation
+DANGER_INTENT = "urgent_help"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,18 @@ class RasaClient:
             # user message has an answer, so this is an outage, never "nothing to say".
             raise RasaUnavailableError("Rasa answered with no message (an action failed)")
         return replies
+
+    async def reads_as_danger(self, text: str) -> bool:
+        """Whether the trained model (with its critical-intent gate) reads ``text`` as someone
+        in danger now. False when Rasa cannot tell: the caller still gives the emergency
+        number, it only cannot raise the alarm."""
+        try:
+            response = await self._client.post(
+                self._url + REST_PARSE, json={"text": text[:2000]}, timeout=min(self._timeout, 5)
+            )
+            return response.status_code == 200 and response.json().get("intent") == DANGER_INTENT
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
 
     async def ready(self) -> bool:
         """True when Rasa's server answers (its model is loaded before it listens)."""

@@ -73,6 +73,7 @@ class Settings:
     relay_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in a container, for Prometheus
     relay_heartbeat_seconds: float = 10.0  # how often a relay writes its heartbeat
     relay_stale_seconds: float = 60.0  # /readyz: no relay heartbeat for this long is an alert
+    handoff_silence_minutes: float = 30.0  # a reporter unanswered this long: back to the team
 
     @property
     def telegram_enabled(self) -> bool:
@@ -152,6 +153,7 @@ class Settings:
             relay_metrics_host=config("RELAY_METRICS_HOST", default="127.0.0.1"),
             relay_heartbeat_seconds=_number(config, "RELAY_HEARTBEAT_SECONDS", float, 10.0),
             relay_stale_seconds=_number(config, "RELAY_STALE_SECONDS", float, 60.0),
+            handoff_silence_minutes=_number(config, "HANDOFF_SILENCE_MINUTES", float, 30.0),
         )
         settings.check()
         return settings
@@ -209,6 +211,7 @@ class Settings:
             "RELAY_METRICS_PORT": (self.relay_metrics_port, 0, 65535),
             "RELAY_HEARTBEAT_SECONDS": (self.relay_heartbeat_seconds, 0.1, 600),
             "RELAY_STALE_SECONDS": (self.relay_stale_seconds, 1, 86400),
+            "HANDOFF_SILENCE_MINUTES": (self.handoff_silence_minutes, 0.1, 7 * 24 * 60),
         }
         for name, (value, low, high) in ranges.items():
             if not (math.isfinite(value) and low <= value <= high):

@@ -118,6 +118,17 @@ TEXTS = {
         "Sent to the hotline worker handling your report {reference}. "
         "In danger now? Call {emergency}.",
     ),
+    "hotline_forwarded_urgent": pgettext(
+        "gateway",
+        "Your message reached the hotline staff for report {reference}, marked urgent: every "
+        "worker on duty is told. If you are in danger right now, call {emergency} at once.",
+    ),
+    "hotline_released": pgettext(
+        "gateway",
+        "The hotline worker on your report {reference} could not answer yet, so your report is "
+        "back with the whole team and the next free worker will write to you. Until then I "
+        "answer here. In danger now? Call {emergency}.",
+    ),
     "hotline_forward_failed": pgettext(
         "gateway",
         "Your message could not reach the hotline worker just now. Please send it again "

@@ -139,6 +139,11 @@ class Keys:
         return self._key("handoff", pseudonym)
 
     @property
+    def handoff_waiting(self) -> str:
+        """``p:handoff:waiting``: claimed cases whose reporter waits for an answer, by since."""
+        return self._key("handoff", "waiting")
+
+    @property
     def audit(self) -> str:
         """``p:audit``: who claimed, replied to and resolved what, when; never content."""
         return self._key("audit")

@@ -142,12 +142,28 @@ class Phone:
                     "text": text,
                 },
             }
-        response = self.http.post(
-            f"{self.gateway}/telegram/webhook",
-            json=update,
-            headers={"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]},
-        )
-        response.raise_for_status()
+        self._deliver_update(update)
+
+    def _deliver_update(self, update: Dict[str, Any]) -> None:
+        """Posts ``update`` as Telegram does: an error answer or no answer at all, and the
+        same update is delivered again, later and later (Telegram keeps trying for a day;
+        this, for ``wait`` seconds)."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]}
+        deadline = time.monotonic() + self.wait
+        delay = 0.5
+        while True:
+            try:
+                response = self.http.post(
+                    f"{self.gateway}/telegram/webhook", json=update, headers=headers
+                )
+                if response.status_code < 500 or time.monotonic() > deadline:
+                    response.raise_for_status()
+                    return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
     def _telegram_sent(self) -> List[Dict[str, Any]]:
         response = self.http.get(f"{self.peers}/_peer/telegram", params={"chat_id": self.chat_id})

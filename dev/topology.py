@@ -183,11 +183,13 @@ def start(
     redis_url: Optional[str] = None,
     redis_dir: Optional[Path] = None,
     gateway_port: Optional[int] = None,
+    overrides: Optional[Mapping[str, str]] = None,
 ) -> Topology:
     """Starts the compose file's services as local processes (``wait_ready`` before use).
 
     ``keys``: RAHNUMA_PSEUDONYM_KEY, RAHNUMA_DATA_KEY and REDIS_PASSWORD. ``redis_url``: a
-    Redis to use instead of starting one (passworded, AOF) in ``redis_dir``.
+    Redis to use instead of starting one (passworded, AOF) in ``redis_dir``. ``overrides``:
+    variables set in every service on top of the compose file's (tests shorten timings).
     """
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     server: Optional[redis_server.RedisServer] = None
@@ -225,7 +227,7 @@ def start(
         base = {k: interpolate(str(v), variables) for k, v in spec["environment"].items()}
         if spec.get("env_file"):
             base = {**dotenv, **base}
-        env = localize(base, places)
+        env = {**localize(base, places), **(overrides or {})}
         command = _executable(image_command(service, compose), spec["image"])
         replicas = int((spec.get("deploy") or {}).get("replicas", 1))
         children = []

@@ -12,6 +12,10 @@ still under the same lock (``MessageProcessor.handle_message``, what ``Agent.han
 runs inside that lock). The tracker is saved with the user message and its answers in one
 write, so either the whole turn is there or none of it.
 
+``POST /webhooks/rest/parse`` (``{"text": ...}``) returns only the intent and its confidence,
+without touching any conversation: the gateway asks it while a reporter talks to hotline
+staff, to see a message that reads as danger.
+
 Two more differences from ``RestInput``: a turn that fails answers HTTP 500 (Rasa's own
 answers 200 with whatever was collected, which the gateway could not tell from an answer),
 and the user's text is never logged (``RestInput`` logs it on a failure).
@@ -104,5 +108,22 @@ class RahnumaRestInput(RestInput):
                 logger.error("turn failed: %s", type(error).__name__)
                 return response.json({"error": "the turn failed"}, status=500)
             return response.json(collector.messages)
+
+        @webhook.route("/parse", methods=["POST"])  # type: ignore[untyped-decorator]
+        async def parse(request: Request) -> HTTPResponse:
+            """Only what the message means (intent and confidence, after the critical-intent
+            gate): the gateway asks while a reporter talks to staff, to see danger."""
+            text = (request.json or {}).get("text")
+            if not isinstance(text, str):
+                return response.json({"error": "text must be a string"}, status=400)
+            try:
+                parsed = await request.app.ctx.agent.parse_message(text)
+            except Exception as error:
+                logger.error("parse failed: %s", type(error).__name__)
+                return response.json({"error": "the parse failed"}, status=500)
+            intent = parsed.get("intent") or {}
+            return response.json(
+                {"intent": intent.get("name"), "confidence": intent.get("confidence")}
+            )
 
         return webhook

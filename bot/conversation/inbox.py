@@ -248,7 +248,17 @@ class Conversations:
         """Runs work in the background, keeping a reference until it ends."""
         task: asyncio.Task[None] = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A Redis outage in background work is logged without a traceback (the due
+        schedule brings the inbox back); anything else with one."""
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, RedisError):
+            logger.warning("background work stopped by Redis: %s", type(error).__name__)
+        elif error is not None:
+            logger.error("background work failed", exc_info=error)
 
     async def wait_idle(self) -> None:
         """Waits for background work started here (used at shutdown and in tests)."""

@@ -101,18 +101,26 @@ class Outbox:
         return sent
 
     async def work(self) -> None:
-        """Forever: delivers queued replies (one task per gateway process)."""
-        await self.ensure_group()
+        """Forever: delivers queued replies (one task per gateway process). After a failed
+        round the consumer group is made again if it was lost (a Redis restored without it)."""
         while True:
             try:
-                await self.work_once()
+                await self.ensure_group()
+                while True:
+                    await self.work_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("outbox round failed")
+                logger.exception("outbox round failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
     async def _handle(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> int:
+        if b"pseudonym" not in fields or b"channel" not in fields:  # never ours: set aside
+            logger.error("outbox: an entry without an addressee; moved to dead letters")
+            await self._redis.xadd(
+                self._dead, {k.decode(): v for k, v in fields.items()} or {"?": ""}
+            )
+            return await self._done(entry_id, "unknown", "unreadable")
         pseudonym = fields[b"pseudonym"].decode()
         channel = fields[b"channel"].decode()
         if await self._users.is_opted_out(pseudonym):

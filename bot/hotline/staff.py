@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Dict, List, Literal, Optional
 
@@ -38,6 +39,7 @@ from bot.channels.sms import keyword
 from bot.conversation.delivery import Delivery, DeliveryOutcome
 from bot.conversation.messages import Inbound, Outgoing
 from bot.conversation.users import Users
+from bot.rasa import RasaClient
 from bot.settings import Settings
 from contract.channels import Channel
 from contract.keys import Keys
@@ -118,8 +120,10 @@ class StaffDesk:
         settings: Settings,
         users: Users,
         delivery: Delivery,
+        rasa: RasaClient,
     ) -> None:
         self.store = store
+        self._rasa = rasa
         self._keys = keys
         self.staff_chat = settings.hotline_telegram_chat_id
         self.staff_ids = settings.hotline_staff_telegram_ids
@@ -170,7 +174,7 @@ class StaffDesk:
             text = (update.message.text or "").strip() if update.message else ""
             answer = await self.command(staff, text)
         if answer:
-            await self._tell_staff(str(chat.id), answer)
+            await self.tell_staff(str(chat.id), answer)
 
     # -- SMS ------------------------------------------------------------------------
 
@@ -239,7 +243,7 @@ class StaffDesk:
             return (
                 f"{reference} is yours. The reporter did NOT agree to be contacted: do not reply."
             )
-        await self._to_reporter(
+        await self.to_reporter(
             case, texts.text("hotline_claimed", case.language, reference=reference)
         )
         if staff.via is Channel.SMS:
@@ -273,26 +277,29 @@ class StaffDesk:
         message = texts.text(
             "hotline_reply", case.language, reference=reference, text=text[:MAX_REPLY_CHARS]
         )
-        outcome = await self._to_reporter(case, message)
+        outcome = await self.to_reporter(case, message)
         if outcome == "unreachable":
             return (
                 f"Not sent: the reporter of {reference} can no longer be reached "
                 "(their contact details expired, were deleted, or they stopped SMS)."
             )
         await self.store.record_reply(reference, staff.id)
+        await self.store.redis.zrem(self._keys.handoff_waiting, reference)  # answered
         if outcome == "queued":
             return f"Queued for the reporter of {reference}: their channel is slow right now."
         return f"Sent to the reporter of {reference}."
 
     async def _resolve(self, staff: Staff, reference: str, note: str) -> str:
         outcome = await self.store.resolve(reference, staff.id, note)
+        if outcome == "done":
+            await self.store.redis.zrem(self._keys.handoff_waiting, reference)
         if outcome in RESOLVE_REFUSED:
             return RESOLVE_REFUSED[outcome].format(reference=reference)
         case = await self.store.case(reference)
         assert case is not None
         await self._announce(f"✅ {reference} resolved by {staff.name}.", staff)
         if case.may_contact:
-            await self._to_reporter(
+            await self.to_reporter(
                 case, texts.text("hotline_resolved", case.language, reference=reference)
             )
         return f"{reference} resolved."
@@ -311,7 +318,7 @@ class StaffDesk:
             # A button or a command (/delete, /language) is for the bot, never for staff.
             if inbound.payload is not None or word in MENU_WORDS or word.startswith("/"):
                 await self.store.end_handoff(pseudonym)
-                await self._to_claimant(
+                await self.to_claimant(
                     case,
                     f"↩️ The reporter of {case.reference} went back "
                     "to the assistant. A /reply brings them back to you.",
@@ -328,16 +335,44 @@ class StaffDesk:
 
     async def _forward(self, case: Case, inbound: Inbound) -> List[Outgoing]:
         body = inbound.text.strip() or f"(sent a {inbound.media or 'message'} that is not text)"
+        danger = bool(inbound.text.strip()) and await self._rasa.reads_as_danger(inbound.text)
         text = (
-            f"💬 {case.reference} · the reporter writes:\n{body[:MAX_FORWARD_CHARS]}\n\n"
-            f"Answer with /reply {case.reference} <message>"
+            f"{'🚨 URGENT · ' if danger else '💬 '}{case.reference} · the reporter writes:\n"
+            f"{body[:MAX_FORWARD_CHARS]}\n\nAnswer with /reply {case.reference} <message>"
         )
-        if await self._to_claimant(case, text):
-            # Never silence: the reporter learns it arrived, with the emergency number
-            # (a worker may be away; "they are beating me" must not wait for them).
+        reached = await self.to_claimant(case, text)
+        await self.store.redis.zadd(
+            self._keys.handoff_waiting, {case.reference: time.time()}, nx=True
+        )
+        if danger:
+            # One worker may be away: everyone on duty hears it, and the reporter is told
+            # what to do now, whoever reads it first.
+            await self._alarm(case, body)
+            urgent = texts.text("hotline_forwarded_urgent", case.language, reference=case.reference)
+            return [Outgoing(urgent)]
+        if reached:
+            # Never silence: the reporter learns it arrived, with the emergency number.
             ack = texts.text("hotline_forwarded", case.language, reference=case.reference)
             return [Outgoing(ack)]
         return [Outgoing(texts.text("hotline_forward_failed", case.language))]
+
+    async def _alarm(self, case: Case, body: str) -> None:
+        """A message that reads as danger during a handoff: the staff chat and every on-call
+        number, besides the worker holding the case."""
+        logger.warning("danger during a handoff", extra={"reference": case.reference})
+        if self.staff_chat is not None:
+            await self.tell_staff(
+                str(self.staff_chat),
+                f"🚨 URGENT · {case.reference}: the reporter may be in danger right now "
+                f"(case held by {case.claimed_by or 'nobody'}). They wrote:\n"
+                f"{body[:MAX_FORWARD_CHARS]}\n\nWhoever can act: /reply {case.reference} <message>",
+            )
+        for number in sorted(self.staff_numbers):
+            short = (
+                f"RAHNUMA URGENT {case.reference}: the reporter may be in danger now. "
+                "See the staff chat."
+            )
+            await self._delivery.to_address(Channel.SMS, number, [Outgoing(short)])
 
     async def forget(self, pseudonym: str) -> None:
         """The reporter erased their data: their messages no longer go to staff."""
@@ -349,7 +384,7 @@ class StaffDesk:
         key = self._keys.staff_seen(channel.value, message_id)
         return bool(await self.store.redis.set(key, "1", nx=True, ex=SEEN_TTL))
 
-    async def _tell_staff(self, address: str, text: str) -> bool:
+    async def tell_staff(self, address: str, text: str) -> bool:
         return await self._delivery.to_address(
             Channel.TELEGRAM, address, [Outgoing(text[:TELEGRAM_MAX_TEXT])]
         )
@@ -357,22 +392,22 @@ class StaffDesk:
     async def _announce(self, text: str, staff: Staff) -> None:
         """Tells the staff chat (so colleagues see who took what), unless no chat is set."""
         if self.staff_chat is not None:
-            await self._tell_staff(str(self.staff_chat), text)
+            await self.tell_staff(str(self.staff_chat), text)
 
-    async def _to_claimant(self, case: Case, text: str) -> bool:
+    async def to_claimant(self, case: Case, text: str) -> bool:
         """To the staff member holding the case: private chat or SMS, else the staff chat."""
         channel, address = staff_address(case.claimed_by or "")
         if channel is Channel.SMS:
             message = [Outgoing(text[:MAX_STAFF_SMS_CHARS])]
             if await self._delivery.to_address(channel, address, message):
                 return True
-        elif channel is Channel.TELEGRAM and await self._tell_staff(address, text):
+        elif channel is Channel.TELEGRAM and await self.tell_staff(address, text):
             return True
         # The staff member never started a private chat with the bot: the staff chat sees it.
         if self.staff_chat is not None:
-            return await self._tell_staff(str(self.staff_chat), text)
+            return await self.tell_staff(str(self.staff_chat), text)
         return False
 
-    async def _to_reporter(self, case: Case, text: str) -> DeliveryOutcome:
+    async def to_reporter(self, case: Case, text: str) -> DeliveryOutcome:
         """On the reporter's own channel, if they can still be reached."""
         return await self._delivery.to_user(case.reporter, case.channel, [Outgoing(text)])

@@ -33,11 +33,15 @@ SENTENCE = "This sentence is part of a long answer about safe migration. "
 URDU_SENTENCE = "یہ محفوظ نقل مکانی کے بارے میں ایک لمبے جواب کا حصہ ہے۔ "
 
 
+DANGER_WORDS = ("beating", "help me now")  # what this stand-in reads as urgent_help
+
+
 class FakeRasa:
     """Rasa's REST protocol with scripted answers."""
 
     def __init__(self) -> None:
         self.received: List[Dict[str, Any]] = []
+        self.parsed: List[str] = []  # texts sent to /webhooks/rest/parse
         self.down = False
         self.silent = False
         self.delay = 0.0
@@ -92,6 +96,16 @@ class FakeRasa:
                 self.answer(body["sender"], body["message"], body.get("metadata") or {})
             )
 
+        async def parse(request: Request) -> Response:
+            body = await request.json()
+            self.parsed.append(str(body.get("text")))
+            if self.down:
+                return PlainTextResponse("unavailable", status_code=503)
+            danger = any(word in str(body.get("text")).lower() for word in DANGER_WORDS)
+            return JSONResponse(
+                {"intent": "urgent_help" if danger else "inform", "confidence": 0.9}
+            )
+
         async def root(request: Request) -> Response:
             if self.down:
                 return PlainTextResponse("unavailable", status_code=503)
@@ -100,6 +114,7 @@ class FakeRasa:
         return Starlette(
             routes=[
                 Route("/webhooks/rest/webhook", webhook, methods=["POST"]),
+                Route("/webhooks/rest/parse", parse, methods=["POST"]),
                 Route("/", root, methods=["GET"]),
             ]
         )

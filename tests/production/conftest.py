@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ from dev.topology import Topology, fresh_secrets, start
 from tests.conftest import ROOT
 
 RESULTS = ROOT / "results/production"
+# Shorter than the defaults, so that a silent relay is noticed within the test's patience.
+TIMINGS = {"RELAY_HEARTBEAT_SECONDS": "2", "RELAY_STALE_SECONDS": "10"}
 
 
 @pytest.fixture(scope="session")
@@ -33,14 +36,21 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     if not (ROOT / "models/rahnuma.tar.gz").exists():
         pytest.fail("no trained model: run these through `make test-production`")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed run still stops what it started
     with (RESULTS / "stack.log").open("w", encoding="utf-8") as sink:
         stack = Supervisor(sink)
-        running = start(stack, fresh_secrets(), redis_dir=tmp_path_factory.mktemp("redis"))
+        running = start(
+            stack, fresh_secrets(), redis_dir=tmp_path_factory.mktemp("redis"), overrides=TIMINGS
+        )
         try:
             running.wait_ready()
             yield running
         finally:
             running.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ sealed tokens hold.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Set, Tuple
+from urllib.parse import urlsplit
 
 import redis
 
@@ -27,6 +28,7 @@ WORD = re.compile(r"[a-z_]+")
 class Value:
     db: int
     key: str
+    field: str  # the hash or stream field ("" for other types)
     raw: bytes
     opened: str  # what the sealed tokens in it hold ("" when none)
     kind: str  # sealed / partly sealed / clear
@@ -35,37 +37,38 @@ class Value:
 def values(url: str, sealer: Sealer, databases: Tuple[int, ...] = (0, 1)) -> Iterator[Value]:
     """Every stored value in ``databases`` of the Redis at ``url``."""
     for db in databases:
-        client = redis.Redis.from_url(url, db=db)
+        client = redis.Redis.from_url(urlsplit(url)._replace(path=f"/{db}").geturl())
         try:
             for name in client.scan_iter(count=500):
                 key = name.decode("utf-8", errors="replace")
-                for raw in _raw_values(client, name):
-                    yield _classify(db, key, raw, sealer)
+                for field, raw in _raw_values(client, name):
+                    yield _classify(db, key, field.decode("utf-8", errors="replace"), raw, sealer)
         finally:
             client.close()
 
 
-def _raw_values(client: Any, name: bytes) -> List[bytes]:
-    """Every value under ``name`` (the client is untyped: redis-py's types allow str too)."""
+def _raw_values(client: Any, name: bytes) -> List[Tuple[bytes, bytes]]:
+    """Every value under ``name`` with its field name (the client is untyped: redis-py's
+    types allow str too)."""
     kind = client.type(name)
     if kind == b"string":
-        return [client.get(name) or b""]
+        return [(b"", client.get(name) or b"")]
     if kind == b"hash":
-        return [v for pair in client.hgetall(name).items() for v in pair]
+        return list(client.hgetall(name).items())
     if kind == b"list":
-        return list(client.lrange(name, 0, -1))
+        return [(b"", value) for value in client.lrange(name, 0, -1)]
     if kind == b"set":
-        return list(client.smembers(name))
+        return [(b"", value) for value in client.smembers(name)]
     if kind == b"zset":
-        return list(client.zrange(name, 0, -1))
+        return [(b"", value) for value in client.zrange(name, 0, -1)]
     if kind == b"stream":
-        return [v for _, fields in client.xrange(name) for pair in fields.items() for v in pair]
+        return [pair for _, fields in client.xrange(name) for pair in fields.items()]
     return []
 
 
-def _classify(db: int, key: str, raw: bytes, sealer: Sealer) -> Value:
+def _classify(db: int, key: str, field: str, raw: bytes, sealer: Sealer) -> Value:
     try:
-        return Value(db, key, raw, sealer.open(raw.strip()), "sealed")
+        return Value(db, key, field, raw, sealer.open(raw.strip()), "sealed")
     except (InvalidToken, ValueError, TypeError):
         pass
     opened = []
@@ -74,7 +77,8 @@ def _classify(db: int, key: str, raw: bytes, sealer: Sealer) -> Value:
             opened.append(sealer.open(token))
         except InvalidToken:
             continue
-    return Value(db, key, raw, "\n".join(opened), "partly sealed" if opened else "clear")
+    kind = "partly sealed" if opened else "clear"
+    return Value(db, key, field, raw, "\n".join(opened), kind)
 
 
 def family(key: str) -> str:
@@ -89,12 +93,19 @@ def family(key: str) -> str:
     return ":".join(kept)
 
 
-def summary(url: str, sealer: Sealer) -> Dict[str, Dict[str, int]]:
-    """Per key family (db-prefixed): how many values are sealed, partly sealed, clear."""
-    counts: Dict[str, Counter[str]] = defaultdict(Counter)
+def summary(url: str, sealer: Sealer) -> Dict[str, Dict[str, Any]]:
+    """Per key family (db-prefixed): keys, and how its values are kept (hash and stream
+    values by field name: ``{"sealed": ["body"], "clear": ["status", ...]}``)."""
+    keys: Dict[str, Set[str]] = defaultdict(set)
+    kinds: Dict[str, Dict[str, Set[str]]] = defaultdict(lambda: defaultdict(set))
     for value in values(url, sealer):
-        counts[f"db{value.db} {family(value.key)}"][value.kind] += 1
-    return {name: dict(sorted(count.items())) for name, count in sorted(counts.items())}
+        name = f"db{value.db} {family(value.key)}"
+        keys[name].add(value.key)
+        kinds[name][value.kind].add(value.field or "value")
+    return {
+        name: {"keys": len(keys[name]), **{k: sorted(v) for k, v in sorted(kinds[name].items())}}
+        for name in sorted(keys)
+    }
 
 
 def find(url: str, sealer: Sealer, words: List[str], *, opened: bool) -> List[str]:

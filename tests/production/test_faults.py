@@ -52,7 +52,7 @@ def talk(phone: Phone, messages: List[str]) -> None:
         phone.telegram(message, patience=20)
 
 
-def settle(phones: List[Phone], expected: int, timeout: float = 240.0) -> None:
+def settle(phones: List[Phone], expected: int, timeout: float = 90.0) -> None:
     """Waits until each phone has ``expected`` answers (or the time is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

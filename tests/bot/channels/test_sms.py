@@ -82,6 +82,19 @@ async def test_forged_or_altered_requests_are_refused_before_rasa(
     assert stack.peers.twilio_sent == []
 
 
+async def test_a_body_no_twilio_request_could_have_is_refused_before_parsing(
+    stack: GatewayRig,
+) -> None:
+    params = stack.sms_params(PHONE, "x" * 200_000)  # even correctly signed
+    response = await stack.post_sms(params)
+    assert response.status_code == 403
+    rejected = stack.metrics.registry.get_sample_value(
+        "rahnuma_webhooks_rejected_total", {"channel": "sms", "reason": "too_large"}
+    )
+    assert rejected == 1
+    assert stack.rasa.received == []
+
+
 async def test_a_replayed_message_sid_is_answered_once(stack: GatewayRig) -> None:
     params = stack.sms_params(PHONE, "only once", sid="SM" + "a" * 32)
     first = await stack.post_sms(params)

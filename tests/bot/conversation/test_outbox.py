@@ -260,3 +260,29 @@ async def test_an_entry_sealed_with_a_dropped_key_is_set_aside_and_blocks_nothin
     assert world.counted("unreadable") == 1
     assert await world.dead() == 1
     assert await outbox.pending() == 0
+
+
+async def test_an_entry_without_an_addressee_is_set_aside_and_blocks_nothing(
+    world: World, outbox: Outbox
+) -> None:
+    await world.redis.xadd(world.keys.outbox, {"body": "junk"})
+    await outbox.put(ALICE, Channel.TELEGRAM, ANSWER)
+    assert await outbox.work_once(block_ms=10) == 1
+    assert world.telegram.sent == [(CHAT, ANSWER)]
+    assert await world.dead() == 1 and await outbox.pending() == 0
+
+
+async def test_a_lost_consumer_group_is_made_again(world: World, outbox: Outbox) -> None:
+    worker = asyncio.create_task(outbox.work())
+    try:
+        await asyncio.sleep(0.3)  # the worker is reading
+        await world.redis.delete(world.keys.outbox)  # the stream and its group are gone
+        await outbox.put(ALICE, Channel.TELEGRAM, ANSWER)  # the stream is back, not the group
+        deadline = asyncio.get_running_loop().time() + 10
+        while not world.telegram.sent and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        while not worker.done():  # redis-py's blocking read can swallow one cancel
+            worker.cancel()
+            await asyncio.wait([worker], timeout=1.0)
+    assert world.telegram.sent == [(CHAT, ANSWER)]

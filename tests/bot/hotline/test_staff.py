@@ -11,6 +11,7 @@ the background and waited for by count.
 from __future__ import annotations
 
 import asyncio
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from typing import Any, Awaitable, Callable, Dict, List
@@ -395,6 +396,99 @@ async def test_a_telegram_reporter_talks_to_the_staff_member_until_menu_or_resol
     assert not any("FIA" in value for entry in trail for value in entry.values())
     case = await store.case(reference)
     assert case is not None and case.status == RESOLVED
+
+
+async def test_danger_during_a_handoff_alerts_every_staff_member_and_the_reporter_at_once(
+    stack: GatewayRig, store: ReportStore
+) -> None:
+    reference = await claimed_telegram_report(stack, store)
+    chat_before = len(stack.peers.telegram_to(STAFF_CHAT))
+
+    await reporter_says(stack, REPORTER, "they are beating us, help me now")
+    answer = said(await stack.telegram_sent(REPORTER, 3))[2]
+    assert answer == text("hotline_forwarded_urgent", ENGLISH, reference=reference)
+    to_claimant = said(await stack.telegram_sent(STAFF, 1))[0]
+    assert to_claimant.startswith(f"🚨 URGENT · {reference} · the reporter writes:")
+    to_everyone = said(await stack.telegram_sent(STAFF_CHAT, chat_before + 1))[chat_before]
+    assert to_everyone.startswith(f"🚨 URGENT · {reference}: the reporter may be in danger")
+    assert "they are beating us" in to_everyone
+    [on_call] = await stack.sms_sent(ON_CALL, 1)
+    assert on_call["body"].startswith(f"RAHNUMA URGENT {reference}:")
+    assert "beating" not in on_call["body"]  # an SMS to a staff phone carries no narrative
+    assert stack.rasa.parsed == ["they are beating us, help me now"]
+    assert stack.rasa.messages() == ["hello"]  # the assistant was not asked to answer it
+
+    # Rasa down: no alarm can be raised, the message still reaches the worker, with the number.
+    stack.rasa.down = True
+    await reporter_says(stack, REPORTER, "they are beating us again")
+    assert said(await stack.telegram_sent(REPORTER, 4))[3] == text(
+        "hotline_forwarded", ENGLISH, reference=reference
+    )
+
+
+SILENCE = 6.0  # seconds: HANDOFF_SILENCE_MINUTES for the two tests below
+
+
+@pytest.fixture
+async def hasty(prefix: str) -> AsyncIterator[GatewayRig]:
+    """The staff stack with a claimant allowed only SILENCE seconds before a case goes back."""
+    async with running_stack(
+        prefix,
+        HOTLINE_TELEGRAM_CHAT_ID=str(STAFF_CHAT),
+        HOTLINE_STAFF_TELEGRAM_IDS=f"{STAFF},{COLLEAGUE}",
+        HANDOFF_SILENCE_MINUTES=str(SILENCE / 60),
+    ) as running:
+        yield running
+
+
+async def status_after(store: ReportStore, reference: str, seconds: float) -> str:
+    """The case's status once it left CLAIMED, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        case = await store.case(reference)
+        if case is not None and case.status != CLAIMED:
+            return str(case.status)
+        await asyncio.sleep(0.2)
+    case = await store.case(reference)
+    return str(case.status) if case else "gone"
+
+
+async def test_a_reporter_left_unanswered_goes_back_to_the_whole_team(
+    hasty: GatewayRig, redis: Redis, prefix: str
+) -> None:
+    store = ReportStore(redis, Keys(prefix), Sealer(str(hasty.settings.data_keys)))
+    reference = await claimed_telegram_report(hasty, store)
+    chat_before = len(hasty.peers.telegram_to(STAFF_CHAT))
+    await reporter_says(hasty, REPORTER, "is anyone there?")
+    await hasty.telegram_sent(REPORTER, 3)  # acknowledged
+    assert await status_after(store, reference, SILENCE / 2) == CLAIMED  # not yet
+
+    assert await status_after(store, reference, SILENCE * 3) == OPEN
+    case = await store.case(reference)
+    assert case is not None and case.claimed_by is None
+    notice = said(await hasty.telegram_sent(STAFF_CHAT, chat_before + 1))[chat_before]
+    assert notice.startswith(f"⏰ {reference}: the reporter has waited over")
+    assert said(await hasty.telegram_sent(REPORTER, 4))[3] == text(
+        "hotline_released", ENGLISH, reference=reference
+    )
+    assert [e["action"] for e in await store.audit(reference)] == ["claimed", "released"]
+
+    # The reporter talks to the assistant again; a colleague can claim the case.
+    await reporter_says(hasty, REPORTER, "hello again")
+    assert said(await hasty.telegram_sent(REPORTER, 5))[4] == "echo: hello again"
+    assert await store.claim(reference, f"tg:{COLLEAGUE}", "telegram") == "claimed"
+
+
+async def test_a_reply_in_time_keeps_the_case_with_its_worker(
+    hasty: GatewayRig, redis: Redis, prefix: str
+) -> None:
+    store = ReportStore(redis, Keys(prefix), Sealer(str(hasty.settings.data_keys)))
+    reference = await claimed_telegram_report(hasty, store)
+    await reporter_says(hasty, REPORTER, "is anyone there?")
+    await hasty.telegram_sent(REPORTER, 3)
+    await staff_says(hasty, STAFF, f"/reply {reference} Yes, I am here.")
+    await hasty.telegram_sent(REPORTER, 4)
+    assert await status_after(store, reference, SILENCE * 2) == CLAIMED
 
 
 async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(

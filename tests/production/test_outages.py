@@ -1,0 +1,150 @@
+"""Outages of the stores and workers: Redis restarted from its append-only file under load,
+the hotline relays killed. Figures go to results/production/<test>.json."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List
+
+import httpx
+import redis
+
+from bot.texts import text
+from contract.keys import Keys
+from contract.languages import ENGLISH
+from dev.chat import Phone
+from dev.topology import Topology
+from tests.production.conftest import RESULTS, file_report, record, staff_until, texts
+from tests.production.test_faults import (
+    baseline,
+    everything_sent,
+    normal,
+    references,
+    script,
+    settle,
+    talk,
+    tally,
+)
+
+USERS = 10
+OUTAGE_SMS = 5
+
+
+def readiness(topology: Topology) -> List[Dict[str, Any]]:
+    """Each gateway's /readyz body."""
+    bodies = []
+    for child in topology.services["gateway"]:
+        url = f"http://127.0.0.1:{child.env['GATEWAY_PORT']}/readyz"
+        bodies.append(httpx.get(url, timeout=5).json())
+    return bodies
+
+
+def cards_for(phone: Phone, reference: str) -> int:
+    """How many report cards for ``reference`` reached the staff chat."""
+    card = re.compile(rf"^Report {reference} · ", re.MULTILINE)
+    return sum(1 for m in phone._staff_sent() if card.search(m["text"]))
+
+
+def test_redis_restarted_from_its_aof_under_load_keeps_every_acknowledged_report(
+    topology: Topology,
+) -> None:
+    assert topology.redis is not None
+    expected = baseline(topology)
+    phones = [Phone(topology.peers_env, topology.gateway_url, wait=120) for _ in range(USERS)]
+    outage: Dict[str, Any] = {}
+
+    def break_redis() -> None:
+        assert topology.redis is not None
+        topology.redis.kill()
+        outage["killed"] = time.monotonic()
+        texters = [Phone(topology.peers_env, topology.gateway_url) for _ in range(OUTAGE_SMS)]
+        outage["sms"] = [t.sms("how can I work in Dubai legally") for t in texters]
+        for texter in texters:
+            texter.close()
+        time.sleep(3)
+        topology.redis.start()  # same port, same directory: the AOF is read back
+        outage["seconds"] = round(time.monotonic() - outage["killed"], 1)
+
+    timer = threading.Timer(6.0, break_redis)
+    timer.start()
+    markers = [f"vorlak{secrets.token_hex(4)}" for _ in phones]
+    with ThreadPoolExecutor(USERS) as pool:
+        list(pool.map(talk, phones, [script(m) for m in markers]))
+    timer.join()
+    try:
+        settle(phones, len(expected))
+        acknowledged = [r for phone in phones for r in set(references(phone))]
+        store = redis.Redis.from_url(topology.redis_url)
+        stored = [r for r in acknowledged if store.exists(Keys("rahnuma").case(r))]
+        store.close()
+        delivered = {r: 0 for r in acknowledged}
+        if acknowledged:
+            staff_until(phones[0], acknowledged[-1], timeout=60)
+            delivered = {r: cards_for(phones[0], r) for r in acknowledged}
+        send_again = text("sms_send_again", ENGLISH)
+        answered_sms = sum(1 for bodies in outage["sms"] if bodies == [send_again])
+        figures = {
+            "outage_seconds": outage.get("seconds"),
+            "messages": tally(phones, USERS * len(script("x")), expected),
+            "reports": {
+                "acknowledged": len(acknowledged),
+                "stored_after_restart": len(stored),
+                "delivered": sum(1 for n in delivered.values() if n >= 1),
+                "duplicated": sum(n - 1 for n in delivered.values() if n > 1),
+            },
+            "sms_during_outage": {
+                "sent": OUTAGE_SMS,
+                "answered_send_again": answered_sms,
+            },
+        }
+        figures["conversations_unlike_the_baseline"] = [
+            {"heard": [normal(a) for a in everything_sent(p)]}
+            for p in phones
+            if [normal(a) for a in everything_sent(p)] != expected
+        ]
+        record("redis-restarted", figures)
+        assert answered_sms == OUTAGE_SMS, outage["sms"]
+        assert stored == acknowledged
+        assert all(n == 1 for n in delivered.values()), delivered
+        for phone in phones:  # every conversation reached its end: nothing was dropped
+            assert texts(phone._telegram_sent()).endswith(expected[-1])
+    finally:
+        for phone in phones:
+            phone.close()
+
+
+def test_killed_relays_turn_readyz_red_raise_an_alert_and_deliver_once_restarted(
+    topology: Topology, phone: Phone
+) -> None:
+    relays = topology.services["relay"]
+    assert all(body["relay_ok"] for body in readiness(topology))
+    log = RESULTS / "stack.log"
+    logged_before = log.read_text(encoding="utf-8").count("no hotline relay is running")
+    for relay in relays:
+        topology.stack.kill(relay)
+    killed = time.monotonic()
+    try:
+        while any(body["relay_ok"] for body in readiness(topology)):
+            assert time.monotonic() - killed < 30, readiness(topology)
+            time.sleep(0.5)
+        noticed = round(time.monotonic() - killed, 1)
+        status = httpx.get(topology.gateway_url + "/readyz", timeout=5).status_code
+        alerts = log.read_text(encoding="utf-8").count("no hotline relay is running")
+        reference = file_report(phone, f"agent {secrets.token_hex(4)} kept our passports", "Kasur")
+    finally:
+        for relay in relays:
+            topology.stack.restart(relay)
+    staff_until(phone, reference, timeout=60)
+    time.sleep(3)  # a second delivery would come now
+    cards = cards_for(phone, reference)
+    record(
+        "relay-killed",
+        {"unready_after_seconds": noticed, "alerts_logged": alerts - logged_before, "cards": cards},
+    )
+    assert status == 503
+    assert alerts > logged_before
+    assert cards == 1
