@@ -24,13 +24,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Dict, List, Optional, Protocol
+from typing import Awaitable, Callable, Dict, List, Optional, Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contract.channels import Channel
 from contract.keys import Keys
@@ -38,6 +41,9 @@ from contract.reports import ReportStore, ReportStoreError, Submission, new_refe
 from contract.sealing import Sealer
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+OUTAGE_PATIENCE = 15.0  # seconds a report waits for Redis before the reporter is told
 
 
 class EscalationError(Exception):
@@ -112,8 +118,9 @@ class InMemoryEscalation:
 class RedisEscalation:
     """Reports in the durable Redis queue that the relay delivers to hotline staff."""
 
-    def __init__(self, url: str, prefix: str, keys: str) -> None:
+    def __init__(self, url: str, prefix: str, keys: str, patience: float = OUTAGE_PATIENCE) -> None:
         self._url = url
+        self._patience = patience
         self._prefix = prefix
         self._keys = keys
         self._store: Optional[ReportStore] = None
@@ -136,10 +143,35 @@ class RedisEscalation:
             urgent=report.urgent,
             may_contact=report.may_contact,
         )
+        store = self._reports()
         try:
-            return await self._reports().submit(submission)
+            before = set(await self._patiently(lambda: store.references_of(report.reporter)))
+
+            async def once() -> str:
+                # A write that reached Redis just before the connection broke is not made twice.
+                stored = set(await store.references_of(report.reporter)) - before
+                return min(stored) if stored else await store.submit(submission)
+
+            return await self._patiently(once)
         except (RedisError, OSError, ReportStoreError) as error:
             raise EscalationUnavailableError(f"report store: {type(error).__name__}") from error
+
+    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, tried again while Redis is unreachable, for up to ``patience``
+        seconds (a restart from its AOF takes a few): a reporter is asked to call a helpline
+        instead only after that. A loop rather than tenacity, which the Rasa environment
+        does not install."""
+        deadline = time.monotonic() + self._patience
+        delay = 0.2
+        while True:
+            try:
+                return await call()
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("report store unreachable; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def close(self) -> None:
         """Closes the connection pool (the action server keeps it for its lifetime)."""

@@ -58,6 +58,7 @@ class PeerState:
     casebook_down: bool = False  # answer every post with 503 until cleared
     casebook_hold: float = 0.0  # seconds to keep a post waiting after recording it
     calls: List[str] = field(default_factory=list)
+    expired_queries: set[str] = field(default_factory=set)  # callback queries too old to answer
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
     def next_id(self) -> int:
@@ -189,7 +190,13 @@ def create_peers(state: PeerState) -> Starlette:
         return _ok(message)
 
     async def answer_callback_query(params: Dict[str, Any]) -> Response:
-        state.callback_answers.append(str(params.get("callback_query_id")))
+        query = str(params.get("callback_query_id"))
+        if query in state.expired_queries:  # Telegram's answer after about 15 minutes
+            return _error(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        state.callback_answers.append(query)
         return _ok(True)
 
     async def no_op(params: Dict[str, Any]) -> Response:

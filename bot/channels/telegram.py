@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from redis.asyncio import Redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -225,7 +225,10 @@ class TelegramUpdates:
             return  # groups and channels are not conversations with a user
         query = update.callback_query
         if query is not None:
-            await query.answer()
+            try:
+                await query.answer()  # stops the button's spinner; Telegram refuses old queries
+            except BadRequest as error:
+                logger.info("button press not acknowledged: %s", error.message)
             await self._on_button(update, query.data or "")
             return
         message = update.message

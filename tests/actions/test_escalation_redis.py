@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from actions.report import ActionSubmitReport
 from contract.keys import Keys
 from contract.reports import ReportStore
 from contract.sealing import Sealer
+from dev.redis_server import RedisServer
 from tests.conftest import REDIS_URL, close
 
 KEY = Fernet.generate_key().decode()
@@ -61,12 +64,27 @@ async def test_a_submitted_report_is_queued_sealed_and_urgent(prefix: str) -> No
 
 
 async def test_redis_down_means_unavailable_not_saved() -> None:
-    backend = RedisEscalation("redis://127.0.0.1:1/0", "nowhere", KEY)
+    backend = RedisEscalation("redis://127.0.0.1:1/0", "nowhere", KEY, patience=0.5)
     try:
         with pytest.raises(EscalationUnavailableError):
             await backend.submit(_report())
     finally:
         await backend.close()
+
+
+async def test_a_report_waits_out_a_redis_restart_and_is_stored_once(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, password="pw", append_only=True).start()
+    backend = RedisEscalation(server.url, "rahnuma", KEY, patience=15)
+    try:
+        await backend.references_of("tg-5e1f")  # the connection pool is open
+        server.kill()
+        restart = asyncio.get_running_loop().call_later(1.5, server.start)
+        reference = await backend.submit(_report())
+        restart.cancel()
+        assert await backend.references_of("tg-5e1f") == [reference]
+    finally:
+        await backend.close()
+        server.stop()
 
 
 async def test_the_form_confirms_only_what_redis_stored(

@@ -12,10 +12,12 @@ from typing import Any, Dict, List
 
 import httpx
 import redis
+from cryptography.fernet import Fernet
 
 from bot.texts import text
 from contract.keys import Keys
 from contract.languages import ENGLISH
+from contract.sealing import Sealer
 from dev.chat import Phone
 from dev.topology import Topology
 from tests.production.conftest import RESULTS, file_report, record, staff_until, texts
@@ -148,3 +150,35 @@ def test_killed_relays_turn_readyz_red_raise_an_alert_and_deliver_once_restarted
     assert status == 503
     assert alerts > logged_before
     assert cards == 1
+
+
+def test_a_case_no_relay_can_open_is_set_aside_and_the_reports_behind_it_reach_staff(
+    topology: Topology, phone: Phone
+) -> None:
+    store: Any = redis.Redis.from_url(topology.redis_url)  # untyped: redis-py's allow str too
+    keys = Keys("rahnuma")
+    stranger = Sealer(Fernet.generate_key().decode())  # a key this deployment does not have
+    poison = "R-POISON"
+    store.hset(
+        keys.case(poison),
+        mapping={
+            "reference": poison,
+            "status": "open",
+            "body": stranger.seal("{}"),
+            "created": time.time(),
+        },
+    )
+    store.xadd(keys.reports, {"reference": poison})
+    store.xadd(keys.outbox, {"junk": "no addressee"})  # an entry no gateway can send
+    try:
+        reference = file_report(phone, f"agent {secrets.token_hex(3)} sold visas", "Multan")
+        seen = staff_until(phone, reference)
+        alert = staff_until(phone, f"report {poison} cannot be opened", timeout=30)
+        dead = [fields[b"reference"].decode() for _, fields in store.xrange(keys.reports_dead)]
+        replies_dead = store.xlen(keys.outbox_dead)
+    finally:
+        store.delete(keys.case(poison))
+        store.close()
+    record("poison", {"reports_dead_letter": dead, "replies_dead_letter": replies_dead})
+    assert poison in dead and replies_dead >= 1
+    assert "RAHNUMA_DATA_KEY" in alert and reference in seen

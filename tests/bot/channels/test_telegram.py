@@ -76,6 +76,31 @@ async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: GatewayR
     assert stack.rasa.messages()[2] == '/inform{"agent_name": "' + "x" * 80 + '"}'
 
 
+async def test_a_button_pressed_long_ago_is_still_answered_once_with_200(
+    stack: GatewayRig,
+) -> None:
+    await stack.post_update(stack.telegram_text(CHAT, "/menu"))
+    keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
+    stack.peers.expired_queries.add("cq-old")
+    update = {
+        "update_id": stack.next_update_id(),
+        "callback_query": {
+            "id": "cq-old",
+            "chat_instance": "1",
+            "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
+            "message": {
+                "message_id": 1,
+                "date": 1763800000,
+                "chat": {"id": CHAT, "type": "private"},
+            },
+            "data": keyboard[0][0]["callback_data"],
+        },
+    }
+    assert (await stack.post_update(update)).status_code == 200  # not 5xx: no redelivery loop
+    await stack.telegram_sent(CHAT, 2)
+    assert stack.rasa.messages() == ["/show_menu", "/ask_legal_migration"]
+
+
 async def test_language_button_sends_the_choice_in_metadata(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
