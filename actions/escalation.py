@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Awaitable, Callable, Dict, List, Optional, Protocol, TypeVar
+from typing import Awaitable, Callable, Dict, List, Optional, Protocol, Set, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,6 +43,7 @@ from contract.sealing import Sealer
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DAY = 86400.0
 OUTAGE_PATIENCE = 15.0  # seconds a report waits for Redis before the reporter is told
 
 
@@ -52,6 +53,16 @@ class EscalationError(Exception):
 
 class EscalationUnavailableError(EscalationError):
     """The report store cannot be reached; nothing was saved."""
+
+
+class EscalationLimitError(EscalationError):
+    """This reporter sent ``REPORTS_PER_DAY`` reports in the last 24 hours; nothing was saved
+    (one user must not be able to flood the staff's queue, the urgent one above all)."""
+
+
+def daily_limit() -> int:
+    """``REPORTS_PER_DAY`` (5): reports one reporter may file in 24 hours."""
+    return max(1, int(os.environ.get("REPORTS_PER_DAY", "5")))
 
 
 @dataclass(frozen=True)
@@ -92,13 +103,18 @@ class InMemoryEscalation:
     reports to staff must use the durable implementation.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 5) -> None:
         self._reports: Dict[str, Report] = {}
         self._lock = asyncio.Lock()
+        self._limit = limit
 
     async def submit(self, report: Report) -> str:
         """Stores the report under a fresh, unused reference."""
         async with self._lock:
+            since = report.created_at.timestamp() - DAY
+            recent = [r for r in self._reports.values() if r.reporter == report.reporter]
+            if sum(r.created_at.timestamp() > since for r in recent) >= self._limit:
+                raise EscalationLimitError(f"{self._limit} reports in 24 hours")
             reference = new_reference()
             while reference in self._reports:
                 reference = new_reference()
@@ -118,9 +134,17 @@ class InMemoryEscalation:
 class RedisEscalation:
     """Reports in the durable Redis queue that the relay delivers to hotline staff."""
 
-    def __init__(self, url: str, prefix: str, keys: str, patience: float = OUTAGE_PATIENCE) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        keys: str,
+        patience: float = OUTAGE_PATIENCE,
+        limit: int = 5,
+    ) -> None:
         self._url = url
         self._patience = patience
+        self._limit = limit
         self._prefix = prefix
         self._keys = keys
         self._store: Optional[ReportStore] = None
@@ -150,11 +174,21 @@ class RedisEscalation:
             async def once() -> str:
                 # A write that reached Redis just before the connection broke is not made twice.
                 stored = set(await store.references_of(report.reporter)) - before
-                return min(stored) if stored else await store.submit(submission)
+                if stored:
+                    return min(stored)
+                if await self._filed_today(store, before) >= self._limit:
+                    raise EscalationLimitError(f"{self._limit} reports in 24 hours")
+                return await store.submit(submission)
 
             return await self._patiently(once)
         except (RedisError, OSError, ReportStoreError) as error:
             raise EscalationUnavailableError(f"report store: {type(error).__name__}") from error
+
+    async def _filed_today(self, store: ReportStore, references: Set[str]) -> int:
+        """How many of ``references`` were filed in the last 24 hours."""
+        since = time.time() - DAY
+        created = [await store.redis.hget(store.keys.case(ref), "created") for ref in references]
+        return sum(1 for value in created if value is not None and float(value) > since)
 
     async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
         """``call()``, tried again while Redis is unreachable, for up to ``patience``
@@ -193,7 +227,7 @@ def get_escalation() -> Escalation:
     """The configured implementation, built on first use (never at import)."""
     backend = os.environ.get("ESCALATION_BACKEND", "memory")
     if backend == "memory":
-        return InMemoryEscalation()
+        return InMemoryEscalation(limit=daily_limit())
     if backend == "redis":
         keys = os.environ.get("RAHNUMA_DATA_KEY", "")
         if not keys.strip():
@@ -202,5 +236,6 @@ def get_escalation() -> Escalation:
             os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
             os.environ.get("REDIS_PREFIX", "rahnuma"),
             keys,
+            limit=daily_limit(),
         )
     raise EscalationError(f"unknown ESCALATION_BACKEND {backend!r}; expected 'memory' or 'redis'")

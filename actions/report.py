@@ -20,7 +20,7 @@ from rasa_sdk.interfaces import Action, Tracker
 from rasa_sdk.types import DomainDict
 
 from actions.content import language_of
-from actions.escalation import EscalationError, Report, get_escalation
+from actions.escalation import EscalationError, EscalationLimitError, Report, get_escalation
 from actions.hotlines import emergency_numbers
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,12 @@ class ActionSubmitReport(Action):
         )
         try:
             reference = await get_escalation().submit(report)
+        except EscalationLimitError:
+            logger.warning("report refused: the daily limit of this reporter was reached")
+            dispatcher.utter_message(
+                response="utter_report_limit", hotlines=emergency_numbers(language)
+            )
+            return reset
         except EscalationError:
             logger.exception("report submission failed")
             dispatcher.utter_message(

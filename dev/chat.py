@@ -113,6 +113,16 @@ class Phone:
         self._staff_buttons = _buttons_of(messages) or self._staff_buttons
         return messages
 
+    def staff_until(self, needle: str, timeout: float = 60.0) -> str:
+        """Everything the staff side has been sent (as text), once ``needle`` is among it."""
+        seen = ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen += "\n".join(m["text"] for m in self.staff(""))
+            if needle in seen:
+                return seen
+        raise AssertionError(f"{needle!r} never reached the staff side")
+
     def _post_update(
         self, text: str, sender_id: int, chat: Dict[str, Any], buttons: List[Dict[str, Any]]
     ) -> None:

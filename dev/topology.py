@@ -41,7 +41,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 PROCESSES = ("actions", "rasa", "gateway", "relay")  # in start order; redis and proxy: see above
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([?-])([^}]*))?\}")
 ADDRESS = re.compile(r"\b([a-z][a-z0-9-]*):(\d+)\b")
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what compose binds; rewritten to loopback here)
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what compose binds; rewritten to the loopback)
 
 
 class TopologyError(Exception):

@@ -19,6 +19,7 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, List, Literal, Mapping, Optional, Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.conversation.messages import Outgoing, decode_outgoing, encode_outgoing
 from bot.conversation.users import Users
@@ -110,6 +111,9 @@ class Outbox:
                     await self.work_once()
             except asyncio.CancelledError:
                 raise
+            except RedisError as error:  # an outage: no traceback every second
+                logger.warning("outbox paused, Redis unreachable: %s", type(error).__name__)
+                await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("outbox round failed; retrying in 1 s")
                 await asyncio.sleep(1.0)

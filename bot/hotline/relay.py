@@ -189,6 +189,9 @@ class Relay:
                     await self.beat()
             except asyncio.CancelledError:
                 raise
+            except RedisError as error:  # an outage: no traceback every second
+                logger.warning("relay paused, Redis unreachable: %s", type(error).__name__)
+                await asyncio.sleep(1.0)
             except Exception:
                 logger.exception("relay round failed; retrying in 1 s")
                 await asyncio.sleep(1.0)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ from cryptography.fernet import Fernet
 from redis.asyncio import Redis
 
 from actions import escalation
-from actions.escalation import EscalationUnavailableError, RedisEscalation, Report
+from actions.escalation import (
+    EscalationLimitError,
+    EscalationUnavailableError,
+    RedisEscalation,
+    Report,
+)
 from actions.report import ActionSubmitReport
 from contract.keys import Keys
 from contract.reports import ReportStore
@@ -85,6 +91,22 @@ async def test_a_report_waits_out_a_redis_restart_and_is_stored_once(tmp_path: P
     finally:
         await backend.close()
         server.stop()
+
+
+async def test_the_daily_limit_holds_in_redis_and_counts_only_the_last_day(prefix: str) -> None:
+    backend = RedisEscalation(REDIS_URL, prefix, KEY, limit=2)
+    client = Redis.from_url(REDIS_URL)
+    try:
+        first = await backend.submit(_report())
+        await client.hset(f"{prefix}:case:{first}", "created", time.time() - 90_000)
+        await backend.submit(_report())
+        await backend.submit(_report())
+        with pytest.raises(EscalationLimitError):
+            await backend.submit(_report())
+        assert len(await backend.references_of("tg-5e1f")) == 3
+    finally:
+        await close(client)
+        await backend.close()
 
 
 async def test_the_form_confirms_only_what_redis_stored(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet
 
 from actions import escalation
-from actions.escalation import EscalationUnavailableError, InMemoryEscalation, Report
+from actions.escalation import (
+    EscalationLimitError,
+    EscalationUnavailableError,
+    InMemoryEscalation,
+    Report,
+)
 from actions.report import (
     REPORT_SLOTS,
     ActionCancelReport,
@@ -70,8 +77,8 @@ async def test_submission_stores_the_report_and_gives_the_reference(
 
 
 async def test_references_are_distinct_and_readable(store) -> None:
-    report = Report("a", "en", None, "x", None, False, True)
-    references = {await store.submit(report) for _ in range(200)}
+    reports = [Report(f"reporter-{n}", "en", None, "x", None, False, True) for n in range(200)]
+    references = {await store.submit(report) for report in reports}
     assert len(references) == 200
     assert all(ref.startswith("R-") and len(ref) == 8 for ref in references)
     assert not any(set(ref[2:]) & set("ILOU") for ref in references)
@@ -97,6 +104,31 @@ async def test_store_down_keeps_the_answers_and_gives_numbers(
     assert events == []
     assert [m["response"] for m in dispatcher.messages] == ["utter_report_failed"]
     assert dispatcher.messages[0]["hotlines"] == EMERGENCY_ROMAN_URDU
+
+
+async def test_a_reporter_over_the_daily_limit_gets_the_numbers_not_another_case(
+    make_tracker, domain, dispatcher, monkeypatch, fixture_content
+) -> None:
+    memory = InMemoryEscalation(limit=2)
+    monkeypatch.setattr("actions.report.get_escalation", lambda: memory)
+    for _ in range(2):
+        await ActionSubmitReport().run(dispatcher, make_tracker(**_filled()), domain)
+    dispatcher.messages.clear()
+    events = await ActionSubmitReport().run(dispatcher, make_tracker(**_filled()), domain)
+    assert events == RESET
+    assert [m["response"] for m in dispatcher.messages] == ["utter_report_limit"]
+    assert dispatcher.messages[0]["hotlines"] == EMERGENCY_ROMAN_URDU
+    assert len(await memory.references_of("3f9c2a7e0d1b4c58")) == 2
+
+
+async def test_reports_older_than_a_day_do_not_count(store: InMemoryEscalation) -> None:
+    old = datetime.now(timezone.utc) - timedelta(hours=25)
+    limited = InMemoryEscalation(limit=1)
+    await limited.submit(Report("a", "en", None, "x", None, False, True, created_at=old))
+    assert await limited.submit(Report("a", "en", None, "y", None, False, True))
+    with pytest.raises(EscalationLimitError):
+        await limited.submit(Report("a", "en", None, "z", None, False, True))
+    assert await limited.submit(Report("b", "en", None, "z", None, False, True))  # someone else
 
 
 async def test_no_more_questions_without_consent(make_tracker, domain, dispatcher) -> None:

@@ -28,8 +28,10 @@ async def sent(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 async def test_a_turn_that_ran_is_answered_again_from_its_stored_events() -> None:
-    first = [{"text": "Do you want to report?", "buttons": BUTTONS, "custom": CUSTOM}]
-    second = [{"text": "Where did it happen?"}, {"text": "A city is enough."}]
+    first: List[Dict[str, Any]] = [
+        {"text": "Do you want to report?", "buttons": BUTTONS, "custom": CUSTOM}
+    ]
+    second: List[Dict[str, Any]] = [{"text": "Where did it happen?"}, {"text": "A city is enough."}]
     events: List[Event] = [
         UserUttered("report", metadata={"turn": "t1"}),
         ActionExecuted("utter_ask_report_consent"),

@@ -8,7 +8,6 @@ worker (``Phone.staff``) claims it and answers through the bot.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, Dict, List
 
 from bot.texts import text
@@ -19,17 +18,6 @@ from tests.e2e.conftest import response
 
 def texts(messages: List[Dict[str, Any]]) -> str:
     return "\n".join(m["text"] for m in messages)
-
-
-def staff_messages_until(phone: Phone, needle: str, timeout: float = 30.0) -> str:
-    """Everything the staff side has been sent, once ``needle`` is among it."""
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen += texts(phone.staff(""))
-        if needle in seen:
-            return seen
-    raise AssertionError(f"{needle!r} never reached the staff side; saw: {seen!r}")
 
 
 def test_a_report_reaches_staff_who_claim_reply_and_resolve_it(phone: Phone) -> None:
@@ -49,7 +37,7 @@ def test_a_report_reaches_staff_who_claim_reply_and_resolve_it(phone: Phone) -> 
     assert found, saved
     reference = found.group(0)
 
-    card = staff_messages_until(phone, reference)
+    card = phone.staff_until(reference)
     assert "ten boys" in card and "Gujrat" in card and "agreed to be contacted" in card
 
     claimed = texts(phone.staff(f"/claim {reference}"))
@@ -60,7 +48,7 @@ def test_a_report_reaches_staff_who_claim_reply_and_resolve_it(phone: Phone) -> 
     # The assistant is not asked; the reporter is told the message reached the worker.
     acknowledged = texts(phone.telegram("They are in Tripoli now"))
     assert acknowledged == text("hotline_forwarded", ENGLISH, reference=reference)
-    forwarded = staff_messages_until(phone, "They are in Tripoli now")
+    forwarded = phone.staff_until("They are in Tripoli now")
     assert reference in forwarded
 
     sent = texts(phone.staff(f"/reply {reference} We are calling the FIA now. Stay safe."))

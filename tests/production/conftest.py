@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Dict, List
@@ -83,17 +82,6 @@ def file_report(phone: Phone, narrative: str, place: str) -> str:
     found = re.search(r"R-[0-9A-Z]{6}", saved)
     assert found, saved
     return found.group(0)
-
-
-def staff_until(phone: Phone, needle: str, timeout: float = 60.0) -> str:
-    """Everything the staff side has been sent, once ``needle`` is among it."""
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen += texts(phone.staff(""))
-        if needle in seen:
-            return seen
-    raise AssertionError(f"{needle!r} never reached the staff side")
 
 
 def record(name: str, figures: Dict[str, Any]) -> Path:

@@ -18,7 +18,7 @@ from bot.texts import text
 from contract.languages import ENGLISH
 from dev.chat import HOLDING, Phone
 from dev.topology import Topology
-from tests.production.conftest import answers, record, staff_until
+from tests.production.conftest import answers, record
 
 USERS = 20
 REFERENCE = re.compile(r"R-[0-9A-Z]{6}")
@@ -112,7 +112,7 @@ def test_a_rasa_process_killed_mid_conversation_loses_and_repeats_nothing(
         settle(phones, len(expected))
         figures = tally(phones, USERS * len(script("x")), expected)
         filed = [references(p) for p in phones]
-        delivered = staff_until(phones[0], filed[-1][0] if filed[-1] else "R-", timeout=60)
+        delivered = phones[0].staff_until(filed[-1][0] if filed[-1] else "R-", timeout=60)
         reports = {
             "submitted": sum(len(set(r)) for r in filed),
             "delivered": sum(delivered.count(r[0]) > 0 for r in filed if r),

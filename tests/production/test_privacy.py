@@ -13,7 +13,7 @@ from contract.sealing import Sealer
 from dev.chat import Phone
 from dev.topology import Topology
 from tests.production import scan
-from tests.production.conftest import file_report, record, staff_until, texts
+from tests.production.conftest import file_report, record, texts
 
 
 def test_no_report_narrative_in_clear_anywhere_in_redis(topology: Topology, phone: Phone) -> None:
@@ -21,7 +21,7 @@ def test_no_report_narrative_in_clear_anywhere_in_redis(topology: Topology, phon
     place = f"Mandi{secrets.token_hex(3)}"
     narrative = f"the agent {marker} took money from six boys and sent them to Libya by boat"
     reference = file_report(phone, narrative, place)
-    assert marker in staff_until(phone, reference)  # staff read it from the sealed case
+    assert marker in phone.staff_until(reference)  # staff read it from the sealed case
 
     sealer = Sealer(topology.keys["RAHNUMA_DATA_KEY"])
     url = topology.redis_url

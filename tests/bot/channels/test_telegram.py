@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any, Dict
 
 from bot.channels.telegram import split_text
 from bot.texts import text
@@ -50,25 +51,30 @@ async def test_buttons_become_an_inline_keyboard_within_64_bytes(stack: GatewayR
     assert keyboard[0][0]["callback_data"] == "/ask_legal_migration"
 
 
+def button_press(stack: GatewayRig, query_id: str, data: str) -> Dict[str, Any]:
+    """The update Telegram sends when CHAT presses a button carrying ``data``."""
+    return {
+        "update_id": stack.next_update_id(),
+        "callback_query": {
+            "id": query_id,
+            "chat_instance": "1",
+            "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
+            "message": {
+                "message_id": 1,
+                "date": 1763800000,
+                "chat": {"id": CHAT, "type": "private"},
+                "text": "Choose",
+            },
+            "data": data,
+        },
+    }
+
+
 async def test_a_pressed_button_is_answered_and_its_payload_sent(stack: GatewayRig) -> None:
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     for index, row in enumerate((keyboard[0], keyboard[3]), start=1):
-        update = {
-            "update_id": stack.next_update_id(),
-            "callback_query": {
-                "id": f"cq{index}",
-                "chat_instance": "1",
-                "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-                "message": {
-                    "message_id": 1,
-                    "date": 1763800000,
-                    "chat": {"id": CHAT, "type": "private"},
-                    "text": "Choose",
-                },
-                "data": row[0]["callback_data"],
-            },
-        }
+        update = button_press(stack, f"cq{index}", row[0]["callback_data"])
         assert (await stack.post_update(update)).status_code == 200
     await stack.telegram_sent(CHAT, 3)
     assert stack.peers.callback_answers == ["cq1", "cq2"]
@@ -82,20 +88,7 @@ async def test_a_button_pressed_long_ago_is_still_answered_once_with_200(
     await stack.post_update(stack.telegram_text(CHAT, "/menu"))
     keyboard = (await stack.telegram_sent(CHAT, 1))[0]["reply_markup"]["inline_keyboard"]
     stack.peers.expired_queries.add("cq-old")
-    update = {
-        "update_id": stack.next_update_id(),
-        "callback_query": {
-            "id": "cq-old",
-            "chat_instance": "1",
-            "from": {"id": CHAT, "is_bot": False, "first_name": "A"},
-            "message": {
-                "message_id": 1,
-                "date": 1763800000,
-                "chat": {"id": CHAT, "type": "private"},
-            },
-            "data": keyboard[0][0]["callback_data"],
-        },
-    }
+    update = button_press(stack, "cq-old", keyboard[0][0]["callback_data"])
     assert (await stack.post_update(update)).status_code == 200  # not 5xx: no redelivery loop
     await stack.telegram_sent(CHAT, 2)
     assert stack.rasa.messages() == ["/show_menu", "/ask_legal_migration"]

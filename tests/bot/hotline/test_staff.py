@@ -43,13 +43,16 @@ LOCATION = "Saddar, Rawalpindi"
 # -- the stack and the store -----------------------------------------------------------
 
 
+STAFF_SETTINGS = {
+    "HOTLINE_TELEGRAM_CHAT_ID": str(STAFF_CHAT),
+    "HOTLINE_STAFF_TELEGRAM_IDS": f"{STAFF},{COLLEAGUE}",
+}
+
+
 @pytest.fixture
 async def stack(prefix: str) -> AsyncIterator[GatewayRig]:
     async with running_stack(
-        prefix,
-        HOTLINE_TELEGRAM_CHAT_ID=str(STAFF_CHAT),
-        HOTLINE_STAFF_TELEGRAM_IDS=f"{STAFF},{COLLEAGUE}",
-        HOTLINE_SMS_NUMBERS=ON_CALL,
+        prefix, time.time, **STAFF_SETTINGS, HOTLINE_SMS_NUMBERS=ON_CALL
     ) as running:
         yield running
 
@@ -432,11 +435,9 @@ SILENCE = 6.0  # seconds: HANDOFF_SILENCE_MINUTES for the two tests below
 @pytest.fixture
 async def hasty(prefix: str) -> AsyncIterator[GatewayRig]:
     """The staff stack with a claimant allowed only SILENCE seconds before a case goes back."""
+    silence = str(SILENCE / 60)
     async with running_stack(
-        prefix,
-        HOTLINE_TELEGRAM_CHAT_ID=str(STAFF_CHAT),
-        HOTLINE_STAFF_TELEGRAM_IDS=f"{STAFF},{COLLEAGUE}",
-        HANDOFF_SILENCE_MINUTES=str(SILENCE / 60),
+        prefix, time.time, **STAFF_SETTINGS, HANDOFF_SILENCE_MINUTES=silence
     ) as running:
         yield running
 
