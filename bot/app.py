@@ -210,8 +210,10 @@ async def build(
     await outbox.ensure_group()
     workers = [asyncio.create_task(conversations.sweep()), asyncio.create_task(outbox.work())]
     if settings.hotline_enabled:
-        silence = settings.handoff_silence_minutes * 60
-        workers.append(asyncio.create_task(Silences(hotline, keys, silence).watch()))
+        silences = Silences(
+            hotline, keys, settings.handoff_silence_minutes * 60, settings.handoff_hours * 3600
+        )
+        workers.append(asyncio.create_task(silences.watch()))
     # The stack unwinds last-in first: the workers stop (no new drains), then the drains
     # under way finish, then the clients close.
     stack.push_async_callback(conversations.wait_idle)
@@ -220,11 +222,8 @@ async def build(
         "gateway ready",
         extra={"telegram": settings.telegram_enabled, "sms": settings.sms_enabled},
     )
-    relays = (
-        RelayWatch(redis, keys, metrics, settings.relay_stale_seconds)
-        if settings.hotline_enabled
-        else None
-    )
+    stale = settings.relay_stale_seconds
+    relays = RelayWatch(redis, keys, metrics, stale) if settings.hotline_enabled else None
     return Gateway(
         settings,
         redis,

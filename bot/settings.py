@@ -74,6 +74,7 @@ class Settings:
     relay_heartbeat_seconds: float = 10.0  # how often a relay writes its heartbeat
     relay_stale_seconds: float = 60.0  # /readyz: no relay heartbeat for this long is an alert
     handoff_silence_minutes: float = 30.0  # a reporter unanswered this long: back to the team
+    handoff_hours: float = 72.0  # a handoff with no staff reply this long ends, both sides told
 
     @property
     def telegram_enabled(self) -> bool:
@@ -154,6 +155,7 @@ class Settings:
             relay_heartbeat_seconds=_number(config, "RELAY_HEARTBEAT_SECONDS", float, 10.0),
             relay_stale_seconds=_number(config, "RELAY_STALE_SECONDS", float, 60.0),
             handoff_silence_minutes=_number(config, "HANDOFF_SILENCE_MINUTES", float, 30.0),
+            handoff_hours=_number(config, "HANDOFF_HOURS", float, 72.0),
         )
         settings.check()
         return settings
@@ -212,6 +214,7 @@ class Settings:
             "RELAY_HEARTBEAT_SECONDS": (self.relay_heartbeat_seconds, 0.1, 600),
             "RELAY_STALE_SECONDS": (self.relay_stale_seconds, 1, 86400),
             "HANDOFF_SILENCE_MINUTES": (self.handoff_silence_minutes, 0.1, 7 * 24 * 60),
+            "HANDOFF_HOURS": (self.handoff_hours, 0.001, 30 * 24),
         }
         for name, (value, low, high) in ranges.items():
             if not (math.isfinite(value) and low <= value <= high):

@@ -129,6 +129,12 @@ TEXTS = {
         "back with the whole team and the next free worker will write to you. Until then I "
         "answer here. In danger now? Call {emergency}.",
     ),
+    "hotline_handoff_ended": pgettext(
+        "gateway",
+        "Your conversation with the hotline worker on report {reference} has ended for now. "
+        "Your report stays with the staff, and they can write to you here again. Until then "
+        "I answer your messages. In danger now? Call {emergency}.",
+    ),
     "hotline_forward_failed": pgettext(
         "gateway",
         "Your message could not reach the hotline worker just now. Please send it again "

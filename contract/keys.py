@@ -144,6 +144,11 @@ class Keys:
         return self._key("handoff", "waiting")
 
     @property
+    def handoff_expiry(self) -> str:
+        """``p:handoff:expiry``: claimed cases whose handoff ends, by when."""
+        return self._key("handoff", "expiry")
+
+    @property
     def audit(self) -> str:
         """``p:audit``: who claimed, replied to and resolved what, when; never content."""
         return self._key("audit")

@@ -1,5 +1,5 @@
 """Nobody left waiting: a reporter whose messages the claimant leaves unanswered goes back to
-the whole team.
+the whole team, and a handoff no staff member keeps alive ends with a notice to both sides.
 
 Each message a reporter sends during a handoff marks the case as waiting (``p:handoff:waiting``,
 the time of the first unanswered message; ``StaffDesk``); the claimant's ``/reply`` or
@@ -8,6 +8,10 @@ Every gateway process looks once in a while (``watch``); when a case has waited 
 ``HANDOFF_SILENCE_MINUTES``, one process (the one whose ``ZREM`` removed the mark, in the same
 Lua script) puts the case back in the open queue, ends the handoff, writes ``released`` to the
 audit trail and tells the staff chat, the claimant and the reporter (with the emergency number).
+
+A handoff lasts ``HANDOFF_HOURS`` (72) from the claim or the last staff reply
+(``p:handoff:expiry``); then the reporter's messages go to the assistant again, and the
+claimant and the reporter are told (the case stays claimed: a ``/reply`` brings them back).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Callable, List
 from bot import texts
 from bot.hotline.staff import StaffDesk
 from contract.keys import Keys
-from contract.reports import Case, decoded
+from contract.reports import CLAIMED, Case, decoded
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +51,14 @@ class Silences:
         desk: StaffDesk,
         keys: Keys,
         silence_seconds: float,
+        handoff_seconds: float = 72 * 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._desk = desk
         self._redis = desk.store.redis
         self._keys = keys
         self._silence = silence_seconds
+        self._handoff = handoff_seconds
         self._clock = clock
         self._release = self._redis.register_script(RELEASE_SCRIPT)
 
@@ -98,12 +104,40 @@ class Silences:
                 case, texts.text("hotline_released", case.language, reference=case.reference)
             )
 
+    async def end_due(self) -> List[str]:
+        """Ends the handoffs past ``HANDOFF_HOURS`` since the claim or the last staff reply:
+        the reporter talks to the assistant again, and both sides are told."""
+        due: Any = await self._redis.zrangebyscore(self._keys.handoff_expiry, "-inf", self._clock())
+        ended = []
+        for raw in due:
+            reference = decoded(raw)
+            if not await self._redis.zrem(self._keys.handoff_expiry, reference):
+                continue  # another process ends it
+            case = await self._desk.store.case(reference)
+            if case is None or case.status != CLAIMED:
+                continue
+            handoff = self._keys.handoff(case.reporter)
+            if decoded(await self._redis.get(handoff) or b"") != reference:
+                continue  # the reporter already went back to the assistant
+            await self._redis.delete(handoff)
+            ended.append(reference)
+            await self._desk.to_claimant(
+                case,
+                f"⌛ The handoff of {reference} ended: no reply from staff for a while. The "
+                f"reporter talks to the assistant again; /reply {reference} brings them back.",
+            )
+            await self._desk.to_reporter(
+                case, texts.text("hotline_handoff_ended", case.language, reference=reference)
+            )
+        return ended
+
     async def watch(self) -> None:
-        """Forever, in every gateway process: releases silent handoffs."""
-        interval = max(1.0, min(30.0, self._silence / 4))
+        """Forever, in every gateway process: releases silent handoffs, ends old ones."""
+        interval = max(1.0, min(30.0, self._silence / 4, self._handoff / 4))
         while True:
             try:
                 await self.release_due()
+                await self.end_due()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -128,6 +128,7 @@ class StaffDesk:
         self.staff_chat = settings.hotline_telegram_chat_id
         self.staff_ids = settings.hotline_staff_telegram_ids
         self.staff_numbers = frozenset(settings.hotline_sms_numbers)
+        self._handoff_seconds = settings.handoff_hours * 3600
         self._users = users
         self._delivery = delivery
 
@@ -243,6 +244,7 @@ class StaffDesk:
             return (
                 f"{reference} is yours. The reporter did NOT agree to be contacted: do not reply."
             )
+        await self._handoff_lasts(reference)
         await self.to_reporter(
             case, texts.text("hotline_claimed", case.language, reference=reference)
         )
@@ -255,6 +257,11 @@ class StaffDesk:
             f"{reference} is yours. The reporter's messages now come to you "
             f"(in a private chat with me); answer with /reply {reference} <message>."
         )
+
+    async def _handoff_lasts(self, reference: str) -> None:
+        """The handoff ends ``HANDOFF_HOURS`` after the claim or the last staff reply."""
+        until = {reference: time.time() + self._handoff_seconds}
+        await self.store.redis.zadd(self._keys.handoff_expiry, until)
 
     async def _reply(self, staff: Staff, reference: str, text: str) -> str:
         case = await self.store.case(reference)
@@ -285,6 +292,7 @@ class StaffDesk:
             )
         await self.store.record_reply(reference, staff.id)
         await self.store.redis.zrem(self._keys.handoff_waiting, reference)  # answered
+        await self._handoff_lasts(reference)
         if outcome == "queued":
             return f"Queued for the reporter of {reference}: their channel is slow right now."
         return f"Sent to the reporter of {reference}."
@@ -293,6 +301,7 @@ class StaffDesk:
         outcome = await self.store.resolve(reference, staff.id, note)
         if outcome == "done":
             await self.store.redis.zrem(self._keys.handoff_waiting, reference)
+            await self.store.redis.zrem(self._keys.handoff_expiry, reference)
         if outcome in RESOLVE_REFUSED:
             return RESOLVE_REFUSED[outcome].format(reference=reference)
         case = await self.store.case(reference)

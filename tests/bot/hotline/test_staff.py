@@ -492,6 +492,29 @@ async def test_a_reply_in_time_keeps_the_case_with_its_worker(
     assert await status_after(store, reference, SILENCE * 2) == CLAIMED
 
 
+async def test_a_handoff_nobody_keeps_alive_ends_and_both_sides_are_told(
+    prefix: str, redis: Redis
+) -> None:
+    hours = str(SILENCE / 3600)  # the handoff lasts SILENCE seconds after the claim or a reply
+    async with running_stack(prefix, time.time, **STAFF_SETTINGS, HANDOFF_HOURS=hours) as stack:
+        store = ReportStore(redis, Keys(prefix), Sealer(str(stack.settings.data_keys)))
+        reference = await claimed_telegram_report(stack, store)
+        deadline = time.monotonic() + SILENCE * 4
+        reporter = pseudonym(stack, "telegram", REPORTER)
+        while await store.handoff_of(reporter) is not None:
+            assert time.monotonic() < deadline, "the handoff never ended"
+            await asyncio.sleep(0.3)
+        ended = said(await stack.telegram_sent(REPORTER, 3))[2]
+        assert ended == text("hotline_handoff_ended", ENGLISH, reference=reference)
+        notice = said(await stack.telegram_sent(STAFF, 1))[0]
+        assert notice.startswith(f"⌛ The handoff of {reference} ended")
+        case = await store.case(reference)
+        assert case is not None and case.status == CLAIMED  # still theirs: /reply resumes it
+
+        await reporter_says(stack, REPORTER, "hello again")
+        assert said(await stack.telegram_sent(REPORTER, 4))[3] == "echo: hello again"
+
+
 async def test_an_sms_reporter_talks_to_staff_by_sms_and_stop_still_works(
     stack: GatewayRig, store: ReportStore
 ) -> None:
