@@ -154,15 +154,7 @@ async def build(
     sms: Optional[SmsChannel] = None
     validator: Optional[RequestValidator] = None
     if settings.sms_enabled:
-        assert settings.twilio_auth_token is not None and settings.twilio_account_sid
-        assert settings.twilio_from_number is not None
-        twilio = TwilioSender(
-            settings.twilio_account_sid,
-            str(settings.twilio_auth_token),
-            settings.twilio_from_number,
-            settings.twilio_api_url,
-            metrics,
-        )
+        twilio = TwilioSender.from_settings(settings, metrics, redis)
         stack.push_async_callback(twilio.close)
         sms = SmsChannel(twilio, settings.sms_max_segments)
         validator = RequestValidator(str(settings.twilio_auth_token))

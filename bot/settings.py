@@ -58,6 +58,7 @@ class Settings:
     address_retention_days: int = 30
     sms_reply_budget: float = 10.0
     sms_max_segments: int = 3
+    sms_max_segments_per_minute: int = 300  # every process's REST sends together; 0: no cap
     rate_limit_per_minute: int = 20
     log_level: str = "INFO"
     hotline_telegram_chat_id: Optional[int] = None
@@ -139,6 +140,7 @@ class Settings:
             address_retention_days=_number(config, "ADDRESS_RETENTION_DAYS", int, 30),
             sms_reply_budget=_number(config, "SMS_REPLY_BUDGET_SECONDS", float, 10.0),
             sms_max_segments=_number(config, "SMS_MAX_SEGMENTS", int, 3),
+            sms_max_segments_per_minute=_number(config, "SMS_MAX_SEGMENTS_PER_MINUTE", int, 300),
             rate_limit_per_minute=_number(config, "RATE_LIMIT_PER_MINUTE", int, 20),
             log_level=config("LOG_LEVEL", default="INFO").upper(),
             hotline_telegram_chat_id=_chat_id(config, "HOTLINE_TELEGRAM_CHAT_ID"),
@@ -205,6 +207,7 @@ class Settings:
             # Twilio gives up on a webhook after 15 s: the holding reply must come first.
             "SMS_REPLY_BUDGET_SECONDS": (self.sms_reply_budget, 0.1, 14),
             "SMS_MAX_SEGMENTS": (self.sms_max_segments, 1, 10),
+            "SMS_MAX_SEGMENTS_PER_MINUTE": (self.sms_max_segments_per_minute, 0, 1_000_000),
             "RATE_LIMIT_PER_MINUTE": (self.rate_limit_per_minute, 1, 1_000_000),
             "REPORT_RETENTION_DAYS": (self.report_retention_days, 1, 3650),
             "RELAY_MAX_ATTEMPTS": (self.relay_max_attempts, 1, 100),

@@ -43,6 +43,10 @@ class Keys:
         """``p:rate:<pseudonym>:<minute>``: messages counted in one clock minute."""
         return self._key("rate", pseudonym, str(minute))
 
+    def sms_budget(self, minute: int) -> str:
+        """``p:sms:budget:<minute>``: SMS segments sent by REST in this clock minute."""
+        return self._key("sms", "budget", str(minute))
+
     def lock(self, pseudonym: str) -> str:
         """``p:lock:<pseudonym>``: the process answering this user right now."""
         return self._key("lock", pseudonym)

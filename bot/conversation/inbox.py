@@ -251,8 +251,7 @@ class Conversations:
         task.add_done_callback(self._ended)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        """A Redis outage in background work is logged without a traceback (the due
-        schedule brings the inbox back); anything else with one."""
+        """Logs a failed background task: a Redis outage without a traceback."""
         self._tasks.discard(task)
         error = None if task.cancelled() else task.exception()
         if isinstance(error, RedisError):
@@ -444,6 +443,7 @@ class Conversations:
                 )
                 for pseudonym in due:
                     self.spawn(self.drain(pseudonym.decode()))
-            except Exception:
-                logger.exception("sweeping due inboxes failed")
+            except Exception as error:  # an outage is a warning, without a traceback a second
+                log = logger.warning if isinstance(error, RedisError) else logger.exception
+                log("sweeping due inboxes failed: %s", type(error).__name__)
             await asyncio.sleep(interval)

@@ -67,14 +67,7 @@ async def build(settings: Settings, stack: contextlib.AsyncExitStack) -> Relay:
                 await stack.enter_async_context(bot)
         destinations.append(TelegramStaffChat(bot, settings.hotline_telegram_chat_id))
     if settings.hotline_sms_numbers:
-        assert settings.twilio_account_sid and settings.twilio_from_number
-        twilio = TwilioSender(
-            settings.twilio_account_sid,
-            str(settings.twilio_auth_token),
-            settings.twilio_from_number,
-            settings.twilio_api_url,
-            Metrics(),
-        )
+        twilio = TwilioSender.from_settings(settings, Metrics(), redis)
         stack.push_async_callback(twilio.close)
         destinations += [OnCallSms(twilio, number) for number in settings.hotline_sms_numbers]
     if settings.hotline_webhook_url is not None:

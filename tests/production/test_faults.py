@@ -63,14 +63,17 @@ def settle(phones: List[Phone], expected: int, timeout: float = 90.0) -> None:
 
 
 def tally(phones: List[Phone], sent: int, baseline: List[str]) -> Dict[str, int]:
-    """Messages answered / lost / duplicated against the fault-free baseline."""
-    answered = lost = duplicated = 0
-    for phone in phones:
-        got = [normal(a) for a in everything_sent(phone)]
-        answered += min(len(got), len(baseline))
-        lost += max(0, len(baseline) - len(got))
-        duplicated += max(0, len(got) - len(baseline))
-    return {"answered": answered, "lost": lost, "duplicated": duplicated, "sent": sent}
+    """What the users heard against the fault-free baseline: bot messages expected and
+    received, missing and repeated, and conversations exactly as without the fault."""
+    heard = [[normal(a) for a in everything_sent(phone)] for phone in phones]
+    return {
+        "user_messages_sent": sent,
+        "answers_expected": len(baseline) * len(phones),
+        "answers_received": sum(len(got) for got in heard),
+        "answers_missing": sum(max(0, len(baseline) - len(got)) for got in heard),
+        "answers_repeated": sum(max(0, len(got) - len(baseline)) for got in heard),
+        "conversations_as_without_the_fault": sum(got == baseline for got in heard),
+    }
 
 
 def run_users(

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Tuple
 
 import pytest
+from redis.asyncio import Redis
 
-from bot.channels.twilio import TwilioSender
+from bot.channels.twilio import SmsBudget, TwilioSender
 from bot.errors import DeliveryError
 from bot.metrics import Metrics
+from contract.keys import Keys
 from dev.fakes import PeerState, create_peers
 from tests.bot.conftest import (
     BOT_TOKEN,
@@ -118,3 +120,30 @@ async def test_an_unreachable_twilio_is_a_refusal_that_may_pass(metrics: Metrics
         closed.close()
     assert not unreachable.value.permanent
     assert segments(metrics, "GSM-7") == 0
+
+
+async def test_the_shared_budget_holds_sends_over_it_for_later(
+    twilio: Tuple[PeerState, str], metrics: Metrics, redis: Redis, prefix: str
+) -> None:
+    now = [600.0]  # minute 10
+    budget = SmsBudget(redis, Keys(prefix), per_minute=3, clock=lambda: now[0])
+    sender = TwilioSender(TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM, twilio[1], metrics, budget)
+    other = TwilioSender(TWILIO_SID, TWILIO_TOKEN, TWILIO_FROM, twilio[1], Metrics(), budget)
+    try:
+        await sender.send(PHONE, ["one", "two"])
+        await other.send(PHONE, ["three"])  # another process spends from the same budget
+        with pytest.raises(DeliveryError) as refused:
+            await sender.send(PHONE, ["four"])
+        assert not refused.value.permanent  # the outbox sends it again later
+        assert [m["body"] for m in twilio[0].sms_to(PHONE)] == ["one", "two", "three"]
+        assert (
+            metrics.registry.get_sample_value("rahnuma_errors_total", {"kind": "sms_over_budget"})
+            == 1
+        )
+
+        now[0] += 60  # the next minute
+        await sender.send(PHONE, ["four"])
+        assert twilio[0].sms_to(PHONE)[-1]["body"] == "four"
+    finally:
+        await sender.close()
+        await other.close()
