@@ -178,6 +178,7 @@ async def build(
         users,
         {name: door.send for name, door in channels.items()},
         metrics,
+        dead_days=settings.address_retention_days,
     )
     delivery = Delivery(channels, addresses, users, outbox)
     hotline = StaffDesk(ReportStore(redis, keys, sealer), keys, settings, users, delivery, rasa)

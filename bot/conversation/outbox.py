@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Literal, Mapping, Optional, Sequence
 
 from redis.asyncio import Redis
@@ -57,8 +58,10 @@ class Outbox:
         senders: Mapping[Channel, Sender],
         metrics: Metrics,
         consumer: Optional[str] = None,
+        dead_days: float = 30.0,
     ) -> None:
         self._redis = redis
+        self._dead_ms = int(dead_days * 86400 * 1000)
         self._stream = keys.outbox
         self._dead = keys.outbox_dead
         self._sealer = sealer
@@ -121,9 +124,7 @@ class Outbox:
     async def _handle(self, entry_id: Any, fields: Mapping[bytes, bytes]) -> int:
         if b"pseudonym" not in fields or b"channel" not in fields:  # never ours: set aside
             logger.error("outbox: an entry without an addressee; moved to dead letters")
-            await self._redis.xadd(
-                self._dead, {k.decode(): v for k, v in fields.items()} or {"?": ""}
-            )
+            await self._bury(fields)
             return await self._done(entry_id, "unknown", "unreadable")
         pseudonym = fields[b"pseudonym"].decode()
         channel = fields[b"channel"].decode()
@@ -142,7 +143,7 @@ class Outbox:
             # Sealed with a key no longer configured, or malformed: it can never be sent,
             # and it must not block the entries behind it.
             logger.error("outbox: an entry for %s cannot be read; moved to dead letters", pseudonym)
-            await self._redis.xadd(self._dead, {k.decode(): v for k, v in fields.items()})
+            await self._bury(fields)
             return await self._done(entry_id, channel, "unreadable")
         try:
             await sender(address, messages)
@@ -153,6 +154,13 @@ class Outbox:
             await self._failed(entry_id, fields, channel, error)
             return 0
         return await self._done(entry_id, channel, "sent")
+
+    async def _bury(self, fields: Mapping[bytes, bytes]) -> None:
+        """Moves an entry's fields to the dead letters, trimming those older than ``dead_days``
+        (the address retention: by then the reply could not be sent anyway)."""
+        oldest = int(time.time() * 1000) - self._dead_ms
+        entry: Dict[Any, Any] = {k.decode(): v for k, v in fields.items()} or {"?": b""}
+        await self._redis.xadd(self._dead, entry, minid=f"{oldest}-0", approximate=False)
 
     async def _done(self, entry_id: Any, channel: str, result: Result) -> int:
         await self._redis.xack(self._stream, GROUP, entry_id)
@@ -168,7 +176,7 @@ class Outbox:
         )
         deliveries = int(info[0]["times_delivered"]) if info else 1
         if deliveries >= MAX_DELIVERIES:
-            await self._redis.xadd(self._dead, {k.decode(): v for k, v in fields.items()})
+            await self._bury(fields)
             await self._done(entry_id, channel, "dead_letter")
             logger.error("outbox: gave up after %d attempts (%s)", deliveries, error)
         else:

@@ -7,6 +7,7 @@ refuses on cue, or never answers (a process that dies mid-send).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
@@ -286,3 +287,22 @@ async def test_a_lost_consumer_group_is_made_again(world: World, outbox: Outbox)
             worker.cancel()
             await asyncio.wait([worker], timeout=1.0)
     assert world.telegram.sent == [(CHAT, ANSWER)]
+
+
+async def test_dead_letters_older_than_the_address_retention_are_trimmed(world: World) -> None:
+    outbox = Outbox(
+        world.redis,
+        world.keys,
+        world.sealer,
+        world.addresses,
+        world.users,
+        {Channel.TELEGRAM: world.telegram.send},
+        world.metrics,
+        dead_days=1,
+    )
+    old_id = f"{int((time.time() - 2 * 86400) * 1000)}-0"  # two days ago
+    await world.redis.xadd(world.keys.outbox_dead, {"pseudonym": "x"}, id=old_id)
+    await world.redis.xadd(world.keys.outbox, {"body": "no addressee"})
+    await outbox.work_once(block_ms=10)
+    entries = await world.entries(world.keys.outbox_dead)
+    assert [fields for _, fields in entries] == [{b"body": b"no addressee"}]
