@@ -203,9 +203,7 @@ async def build(
     await outbox.ensure_group()
     workers = [asyncio.create_task(conversations.sweep()), asyncio.create_task(outbox.work())]
     if settings.hotline_enabled:
-        silences = Silences(
-            hotline, keys, settings.handoff_silence_minutes * 60, settings.handoff_hours * 3600
-        )
+        silences = Silences(hotline, keys, settings.handoff_silence_minutes * 60)
         workers.append(asyncio.create_task(silences.watch()))
     # The stack unwinds last-in first: the workers stop (no new drains), then the drains
     # under way finish, then the clients close.

@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 import httpx
 from dotenv import dotenv_values
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 from twilio.request_validator import RequestValidator
 
 from bot.texts import text
@@ -155,25 +156,21 @@ class Phone:
         self._deliver_update(update)
 
     def _deliver_update(self, update: Dict[str, Any]) -> None:
-        """Posts ``update`` as Telegram does: an error answer or no answer at all, and the
+        """Posts ``update`` as Telegram does: after an error answer or no answer at all, the
         same update is delivered again, later and later (Telegram keeps trying for a day;
         this, for ``wait`` seconds)."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.env["TELEGRAM_WEBHOOK_SECRET"]}
-        deadline = time.monotonic() + self.wait
-        delay = 0.5
-        while True:
-            try:
+        for attempt in Retrying(
+            retry=retry_if_exception(_telegram_retries),
+            stop=stop_after_delay(self.wait),
+            wait=wait_exponential(multiplier=0.5, max=8.0),
+            reraise=True,
+        ):
+            with attempt:
                 response = self.http.post(
                     f"{self.gateway}/telegram/webhook", json=update, headers=headers
                 )
-                if response.status_code < 500 or time.monotonic() > deadline:
-                    response.raise_for_status()
-                    return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
+                response.raise_for_status()
 
     def _telegram_sent(self) -> List[Dict[str, Any]]:
         response = self.http.get(f"{self.peers}/_peer/telegram", params={"chat_id": self.chat_id})
@@ -243,6 +240,13 @@ class Phone:
             time.sleep(0.1)
         setattr(self, seen_attr, seen + len(new))
         return new
+
+
+def _telegram_retries(error: BaseException) -> bool:
+    """What Telegram delivers again: no answer, or a 5xx."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code >= 500
+    return isinstance(error, httpx.TransportError)
 
 
 def _buttons_of(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

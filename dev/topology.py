@@ -22,18 +22,24 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-import httpx
 import yaml
 from cryptography.fernet import Fernet
 
 from dev import redis_server
-from dev.serve import BOT_VENV, RASA_VENV, ROOT, Child, Supervisor, local_credentials
+from dev.serve import (
+    BOT_VENV,
+    RASA_VENV,
+    ROOT,
+    Child,
+    Supervisor,
+    local_credentials,
+    wait_ready,
+)
 from tools.dockerfile import FINAL, parse
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -140,9 +146,7 @@ class Topology:
     stack: Supervisor
     redis: Optional[redis_server.RedisServer]
     redis_url: str
-    gateway_url: str
-    rasa_url: str
-    action_url: str
+    gateway_url: str  # the balancer in front of the gateways
     peers_env: Dict[str, str]  # what dev.chat's Phone needs (credentials, PUBLIC_URL)
     keys: Dict[str, str]  # the deployment's secrets
     services: Dict[str, List[Child]] = field(default_factory=dict)
@@ -151,23 +155,17 @@ class Topology:
         """Replica ``index`` of ``service``."""
         return self.services[service][index]
 
-    def wait_ready(self, timeout: float = 600.0) -> None:
-        """Until the gateway's /readyz says Redis, Rasa and the action server answer."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dead = self.stack.dead()
-            if dead is not None:
-                raise TopologyError(f"{dead.name} exited during start-up")
-            try:
-                urls = [
-                    f"http://127.0.0.1:{c.env['GATEWAY_PORT']}" for c in self.services["gateway"]
-                ]
-                if all(httpx.get(f"{u}/readyz", timeout=2).status_code == 200 for u in urls):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise TopologyError(f"the topology was not ready in {timeout:.0f} s")
+    @property
+    def gateway_urls(self) -> List[str]:
+        """Each gateway's own address (behind the balancer)."""
+        return [f"http://127.0.0.1:{_port_of(child)}" for child in self.services["gateway"]]
+
+    def wait_ready(self) -> None:
+        """Until every gateway's /readyz says its Redis, Rasa, action server and relay answer."""
+        for url in self.gateway_urls:
+            if not wait_ready(self.stack, url):
+                dead = self.stack.dead()
+                raise TopologyError(f"{dead.name if dead else 'the topology'} did not start")
 
     def stop(self) -> None:
         """Stops every process, then Redis if it is ours."""
@@ -216,8 +214,6 @@ def start(
         redis=server,
         redis_url=redis_url,
         gateway_url=f"http://127.0.0.1:{front}",
-        rasa_url=f"http://127.0.0.1:{places['rasa'][1]}",
-        action_url=f"http://127.0.0.1:{places['actions'][1]}",
         peers_env={**credentials, "GATEWAY_URL": f"http://127.0.0.1:{front}"},
         keys=dict(variables),
     )
@@ -233,8 +229,7 @@ def start(
         children = []
         for index in range(replicas):
             name = f"{service}{index + 1}" if replicas > 1 else service
-            child = _replica(service, command, env, places, replicas)
-            child.name = name
+            child = _replica(name, service, command, env, places, replicas)
             stack.start(child)
             children.append(child)
         topology.services[service] = children
@@ -249,6 +244,7 @@ def start(
 
 
 def _replica(
+    name: str,
     service: str,
     command: List[str],
     env: Dict[str, str],
@@ -266,7 +262,7 @@ def _replica(
         env.update(GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(port))
     elif service == "relay":
         env["RELAY_METRICS_PORT"] = str(port)
-    return Child(service, command, env)
+    return Child(name, command, env)
 
 
 def _port_of(child: Child) -> int:

@@ -4,10 +4,11 @@ The gateway retries a message when Rasa did not answer in time or the process an
 died (``bot/conversation/inbox.py``). With several Rasa processes sharing Redis the first
 attempt may still have finished and saved the conversation: running the message again
 would answer it twice and move a form on by one question (the report's place taken for
-its description). So the gateway sends an opaque ``turn`` id in the message metadata, and
-this channel, **holding the conversation's lock** (the lock store Rasa itself uses), looks
-for that id in the stored conversation: when the turn already ran, the answers it gave
-are sent again from the stored events, without running anything; otherwise the turn runs,
+its description). So the gateway sends an opaque turn id in the message metadata
+(``contract/turns.py``), and this channel, **holding the conversation's lock** (the lock
+store Rasa itself uses), looks for that id in the stored conversation: when the turn
+already ran, the answers it gave are sent again from the stored events, without running
+anything; otherwise the turn runs,
 still under the same lock (``MessageProcessor.handle_message``, what ``Agent.handle_message``
 runs inside that lock). The tracker is saved with the user message and its answers in one
 write, so either the whole turn is there or none of it.
@@ -37,9 +38,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
+from contract.turns import TURN
 
-TURN = "turn"  # the metadata key holding the gateway's turn id
+logger = logging.getLogger(__name__)
 
 
 def turn_of(event: Any) -> Optional[str]:

@@ -47,7 +47,6 @@ from bot.conversation.messages import (
     ToRasa,
     UserState,
     clean_text,
-    turn_id,
 )
 from bot.conversation.replies import WebhookOutcome, WebhookReplies, waiting_seconds
 from bot.conversation.users import Users
@@ -61,6 +60,7 @@ from contract.keys import Keys
 from contract.languages import ENGLISH, LANGUAGES
 from contract.limits import TELEGRAM_MAX_TEXT
 from contract.sealing import InvalidToken, Sealer
+from contract.turns import TURN, turn_id
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ class Conversations:
                 metadata = {
                     "channel": channel.name.value,
                     "language": user.language or inbound.language_hint or ENGLISH,
-                    "turn": turn_id(channel.name, inbound.message_id),  # a retry runs it once
+                    TURN: turn_id(channel.name.value, inbound.message_id),  # a retry runs once
                     **step.metadata,
                 }
                 replies = await self._rasa.send(pseudonym, step.message, metadata)

@@ -8,7 +8,6 @@ users.py`` writes it back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -101,9 +100,3 @@ def decode_outgoing(raw: str) -> List[Outgoing]:
         Outgoing(item["text"], tuple(Button(**button) for button in item.get("buttons") or ()))
         for item in items
     ]
-
-
-def turn_id(channel: Channel, message_id: str) -> str:
-    """The id Rasa's channel (``dialogue/channel.py``) knows a message by, to run its turn
-    once however often it is sent: a digest, so Rasa sees no provider id."""
-    return hashlib.sha256(f"{channel.value}:{message_id}".encode()).hexdigest()[:32]

@@ -1,9 +1,10 @@
 """Nobody left waiting: a reporter whose messages the claimant leaves unanswered goes back to
 the whole team, and a handoff no staff member keeps alive ends with a notice to both sides.
 
-Each message a reporter sends during a handoff marks the case as waiting (``p:handoff:waiting``,
-the time of the first unanswered message; ``StaffDesk``); the claimant's ``/reply`` or
-``/resolve`` clears it.
+``HandoffClocks`` keeps both clocks of a handoff, for ``StaffDesk`` (which sets them) and
+``Silences`` (which watches them). Each message a reporter sends during a handoff marks the
+case as waiting (``p:handoff:waiting``, the time of the first unanswered message); the
+claimant's ``/reply`` or ``/resolve`` clears it.
 Every gateway process looks once in a while (``watch``); when a case has waited longer than
 ``HANDOFF_SILENCE_MINUTES``, one process (the one whose ``ZREM`` removed the mark, in the same
 Lua script) puts the case back in the open queue, ends the handoff, writes ``released`` to the
@@ -19,16 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable, List
+
+from redis.asyncio import Redis
 
 from bot import texts
-from bot.hotline.staff import StaffDesk
 from contract.keys import Keys
-from contract.reports import CLAIMED, Case, decoded
+from contract.reports import Case, decoded
+
+if TYPE_CHECKING:  # the desk builds its clocks from this module
+    from bot.hotline.staff import StaffDesk
 
 logger = logging.getLogger(__name__)
 
-# KEYS: waiting, case, handoff, audit. ARGV: reference, now, reporter's handoff value.
+# KEYS: waiting, case, handoff, audit. ARGV: reference, now.
 # Returns the staff id that held the case, or false when there is nothing to do.
 RELEASE_SCRIPT = """
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
@@ -43,36 +48,69 @@ return holder
 """
 
 
-class Silences:
-    """Marks waiting reporters and releases the cases their claimant left silent."""
+class HandoffClocks:
+    """Since when a reporter waits for an answer, and when their handoff ends."""
 
     def __init__(
         self,
-        desk: StaffDesk,
+        redis: Redis,
         keys: Keys,
-        silence_seconds: float,
-        handoff_seconds: float = 72 * 3600.0,
+        handoff_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._redis = redis
+        self._waiting = keys.handoff_waiting
+        self._expiry = keys.handoff_expiry
+        self.handoff_seconds = handoff_seconds
+        self.clock = clock
+
+    async def lasts(self, reference: str) -> None:
+        """A claim, or a staff reply: the handoff lasts ``handoff_seconds`` from now."""
+        await self._redis.zadd(self._expiry, {reference: self.clock() + self.handoff_seconds})
+
+    async def waiting(self, reference: str) -> None:
+        """The reporter wrote: they wait from their first unanswered message."""
+        await self._redis.zadd(self._waiting, {reference: self.clock()}, nx=True)
+
+    async def answered(self, reference: str) -> None:
+        """The claimant replied: nobody waits, and the handoff lasts again."""
+        await self._redis.zrem(self._waiting, reference)
+        await self.lasts(reference)
+
+    async def closed(self, reference: str) -> None:
+        """The case is resolved: neither clock runs."""
+        await self._redis.zrem(self._waiting, reference)
+        await self._redis.zrem(self._expiry, reference)
+
+    async def waiting_longer_than(self, seconds: float) -> List[str]:
+        """Cases whose reporter has waited longer than ``seconds``."""
+        due: Any = await self._redis.zrangebyscore(self._waiting, "-inf", self.clock() - seconds)
+        return [decoded(raw) for raw in due]
+
+    async def take_ended(self) -> List[str]:
+        """Handoffs past their end, each taken by one process only (the ``ZREM`` that wins)."""
+        due: Any = await self._redis.zrangebyscore(self._expiry, "-inf", self.clock())
+        return [decoded(raw) for raw in due if await self._redis.zrem(self._expiry, raw)]
+
+
+class Silences:
+    """Releases the cases whose claimant left the reporter silent, and ends old handoffs."""
+
+    def __init__(self, desk: StaffDesk, keys: Keys, silence_seconds: float) -> None:
         self._desk = desk
+        self._clocks = desk.clocks
         self._redis = desk.store.redis
         self._keys = keys
         self._silence = silence_seconds
-        self._handoff = handoff_seconds
-        self._clock = clock
         self._release = self._redis.register_script(RELEASE_SCRIPT)
 
     async def release_due(self) -> List[str]:
         """Releases every case waiting longer than the limit; returns their references."""
-        due: Any = await self._redis.zrangebyscore(
-            self._keys.handoff_waiting, "-inf", self._clock() - self._silence
-        )
         released = []
-        for raw in due:
-            reference = decoded(raw)
+        for reference in await self._clocks.waiting_longer_than(self._silence):
             case = await self._desk.store.case(reference)
             if case is None:  # purged meanwhile
-                await self._redis.zrem(self._keys.handoff_waiting, reference)
+                await self._clocks.closed(reference)
                 continue
             holder = await self._release(
                 keys=[
@@ -81,7 +119,7 @@ class Silences:
                     self._keys.handoff(case.reporter),
                     self._keys.audit,
                 ],
-                args=[reference, self._clock()],
+                args=[reference, self._clocks.clock()],
             )
             if not holder:
                 continue  # another process released it, or it was resolved meanwhile
@@ -107,19 +145,13 @@ class Silences:
     async def end_due(self) -> List[str]:
         """Ends the handoffs past ``HANDOFF_HOURS`` since the claim or the last staff reply:
         the reporter talks to the assistant again, and both sides are told."""
-        due: Any = await self._redis.zrangebyscore(self._keys.handoff_expiry, "-inf", self._clock())
         ended = []
-        for raw in due:
-            reference = decoded(raw)
-            if not await self._redis.zrem(self._keys.handoff_expiry, reference):
-                continue  # another process ends it
+        for reference in await self._clocks.take_ended():
             case = await self._desk.store.case(reference)
-            if case is None or case.status != CLAIMED:
-                continue
-            handoff = self._keys.handoff(case.reporter)
-            if decoded(await self._redis.get(handoff) or b"") != reference:
-                continue  # the reporter already went back to the assistant
-            await self._redis.delete(handoff)
+            current = None if case is None else await self._desk.store.handoff_of(case.reporter)
+            if case is None or current is None or current.reference != reference:
+                continue  # resolved, or the reporter already went back to the assistant
+            await self._desk.store.end_handoff(case.reporter)
             ended.append(reference)
             await self._desk.to_claimant(
                 case,
@@ -133,7 +165,7 @@ class Silences:
 
     async def watch(self) -> None:
         """Forever, in every gateway process: releases silent handoffs, ends old ones."""
-        interval = max(1.0, min(30.0, self._silence / 4, self._handoff / 4))
+        interval = max(1.0, min(30.0, self._silence / 4, self._clocks.handoff_seconds / 4))
         while True:
             try:
                 await self.release_due()

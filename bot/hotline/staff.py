@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Dict, List, Literal, Optional
 
@@ -39,6 +38,7 @@ from bot.channels.sms import keyword
 from bot.conversation.delivery import Delivery, DeliveryOutcome
 from bot.conversation.messages import Inbound, Outgoing
 from bot.conversation.users import Users
+from bot.hotline.silence import HandoffClocks
 from bot.rasa import RasaClient
 from bot.settings import Settings
 from contract.channels import Channel
@@ -128,7 +128,7 @@ class StaffDesk:
         self.staff_chat = settings.hotline_telegram_chat_id
         self.staff_ids = settings.hotline_staff_telegram_ids
         self.staff_numbers = frozenset(settings.hotline_sms_numbers)
-        self._handoff_seconds = settings.handoff_hours * 3600
+        self.clocks = HandoffClocks(store.redis, keys, settings.handoff_hours * 3600)
         self._users = users
         self._delivery = delivery
 
@@ -244,7 +244,7 @@ class StaffDesk:
             return (
                 f"{reference} is yours. The reporter did NOT agree to be contacted: do not reply."
             )
-        await self._handoff_lasts(reference)
+        await self.clocks.lasts(reference)
         await self.to_reporter(
             case, texts.text("hotline_claimed", case.language, reference=reference)
         )
@@ -257,11 +257,6 @@ class StaffDesk:
             f"{reference} is yours. The reporter's messages now come to you "
             f"(in a private chat with me); answer with /reply {reference} <message>."
         )
-
-    async def _handoff_lasts(self, reference: str) -> None:
-        """The handoff ends ``HANDOFF_HOURS`` after the claim or the last staff reply."""
-        until = {reference: time.time() + self._handoff_seconds}
-        await self.store.redis.zadd(self._keys.handoff_expiry, until)
 
     async def _reply(self, staff: Staff, reference: str, text: str) -> str:
         case = await self.store.case(reference)
@@ -291,8 +286,7 @@ class StaffDesk:
                 "(their contact details expired, were deleted, or they stopped SMS)."
             )
         await self.store.record_reply(reference, staff.id)
-        await self.store.redis.zrem(self._keys.handoff_waiting, reference)  # answered
-        await self._handoff_lasts(reference)
+        await self.clocks.answered(reference)
         if outcome == "queued":
             return f"Queued for the reporter of {reference}: their channel is slow right now."
         return f"Sent to the reporter of {reference}."
@@ -300,8 +294,7 @@ class StaffDesk:
     async def _resolve(self, staff: Staff, reference: str, note: str) -> str:
         outcome = await self.store.resolve(reference, staff.id, note)
         if outcome == "done":
-            await self.store.redis.zrem(self._keys.handoff_waiting, reference)
-            await self.store.redis.zrem(self._keys.handoff_expiry, reference)
+            await self.clocks.closed(reference)
         if outcome in RESOLVE_REFUSED:
             return RESOLVE_REFUSED[outcome].format(reference=reference)
         case = await self.store.case(reference)
@@ -350,9 +343,7 @@ class StaffDesk:
             f"{body[:MAX_FORWARD_CHARS]}\n\nAnswer with /reply {case.reference} <message>"
         )
         reached = await self.to_claimant(case, text)
-        await self.store.redis.zadd(
-            self._keys.handoff_waiting, {case.reference: time.time()}, nx=True
-        )
+        await self.clocks.waiting(case.reference)
         if danger:
             # One worker may be away: everyone on duty hears it, and the reporter is told
             # what to do now, whoever reads it first.

@@ -9,6 +9,7 @@ from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from contract.turns import TURN
 from dialogue.channel import replay
 
 BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
@@ -33,11 +34,11 @@ async def test_a_turn_that_ran_is_answered_again_from_its_stored_events() -> Non
     ]
     second: List[Dict[str, Any]] = [{"text": "Where did it happen?"}, {"text": "A city is enough."}]
     events: List[Event] = [
-        UserUttered("report", metadata={"turn": "t1"}),
+        UserUttered("report", metadata={TURN: "t1"}),
         ActionExecuted("utter_ask_report_consent"),
         BotUttered(first[0]["text"], data={"buttons": BUTTONS, "custom": CUSTOM}),
         ActionExecuted("action_listen"),
-        UserUttered("yes", metadata={"turn": "t2"}),
+        UserUttered("yes", metadata={TURN: "t2"}),
         BotUttered(second[0]["text"]),
         BotUttered(second[1]["text"]),
         ActionExecuted("action_listen"),
@@ -50,6 +51,6 @@ async def test_a_turn_that_ran_is_answered_again_from_its_stored_events() -> Non
 
 
 async def test_a_turn_never_seen_runs_and_one_that_answered_nothing_runs_again() -> None:
-    stored = tracker([UserUttered("hello", metadata={"turn": "t1"}), ActionExecuted("x")])
+    stored = tracker([UserUttered("hello", metadata={TURN: "t1"}), ActionExecuted("x")])
     assert await replay(stored, "t9", "someone") is None
     assert await replay(stored, "t1", "someone") == []

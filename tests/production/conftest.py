@@ -20,7 +20,7 @@ from typing import Any, Dict, List
 import pytest
 
 from dev.chat import HOLDING, Phone
-from dev.serve import Supervisor
+from dev.serve import Supervisor, interrupt
 from dev.topology import Topology, fresh_secrets, start
 from tests.conftest import ROOT
 
@@ -35,7 +35,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     if not (ROOT / "models/rahnuma.tar.gz").exists():
         pytest.fail("no trained model: run these through `make test-production`")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # a killed run still stops what it started
+    signal.signal(signal.SIGTERM, interrupt)  # a killed run still stops what it started
     with (RESULTS / "stack.log").open("w", encoding="utf-8") as sink:
         stack = Supervisor(sink)
         running = start(
@@ -46,10 +46,6 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             yield running
         finally:
             running.stop()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 @pytest.fixture

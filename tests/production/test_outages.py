@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List
 
 import httpx
@@ -21,14 +19,13 @@ from contract.sealing import Sealer
 from dev.chat import Phone
 from dev.topology import Topology
 from tests.production.conftest import RESULTS, file_report, record, texts
-from tests.production.test_faults import (
+from tests.production.users import (
     baseline,
-    everything_sent,
-    normal,
+    heard,
     references,
+    run_users,
     script,
     settle,
-    talk,
     tally,
 )
 
@@ -38,11 +35,7 @@ OUTAGE_SMS = 5
 
 def readiness(topology: Topology) -> List[Dict[str, Any]]:
     """Each gateway's /readyz body."""
-    bodies = []
-    for child in topology.services["gateway"]:
-        url = f"http://127.0.0.1:{child.env['GATEWAY_PORT']}/readyz"
-        bodies.append(httpx.get(url, timeout=5).json())
-    return bodies
+    return [httpx.get(f"{url}/readyz", timeout=5).json() for url in topology.gateway_urls]
 
 
 def cards_for(phone: Phone, reference: str) -> int:
@@ -56,7 +49,6 @@ def test_redis_restarted_from_its_aof_under_load_keeps_every_acknowledged_report
 ) -> None:
     assert topology.redis is not None
     expected = baseline(topology)
-    phones = [Phone(topology.peers_env, topology.gateway_url, wait=120) for _ in range(USERS)]
     outage: Dict[str, Any] = {}
 
     def break_redis() -> None:
@@ -71,12 +63,7 @@ def test_redis_restarted_from_its_aof_under_load_keeps_every_acknowledged_report
         topology.redis.start()  # same port, same directory: the AOF is read back
         outage["seconds"] = round(time.monotonic() - outage["killed"], 1)
 
-    timer = threading.Timer(6.0, break_redis)
-    timer.start()
-    markers = [f"vorlak{secrets.token_hex(4)}" for _ in phones]
-    with ThreadPoolExecutor(USERS) as pool:
-        list(pool.map(talk, phones, [script(m) for m in markers]))
-    timer.join()
+    phones = run_users(topology, USERS, break_redis, at=6.0, wait=120)
     try:
         settle(phones, len(expected))
         acknowledged = [r for phone in phones for r in set(references(phone))]
@@ -104,9 +91,7 @@ def test_redis_restarted_from_its_aof_under_load_keeps_every_acknowledged_report
             },
         }
         figures["conversations_unlike_the_baseline"] = [
-            {"heard": [normal(a) for a in everything_sent(p)]}
-            for p in phones
-            if [normal(a) for a in everything_sent(p)] != expected
+            {"heard": heard(p)} for p in phones if heard(p) != expected
         ]
         record("redis-restarted", figures)
         assert answered_sms == OUTAGE_SMS, outage["sms"]
